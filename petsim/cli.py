@@ -1,0 +1,48 @@
+"""The ``petsim`` command line. Each subcommand lives in its own module and registers here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="petsim",
+        description="Simulate, reconstruct and analyse dynamic PET brain scans whose truth is known.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    # Subcommands are registered by the layer that owns them (imported lazily to keep start-up fast).
+    for register in _registrars():
+        register(sub)
+    return parser
+
+
+def _registrars():
+    from importlib import import_module
+
+    found = []
+    for module_name in ("petsim.modeling.cli", "petsim.pipeline.cli", "petsim.study.cli", "petsim.examples_cli"):
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name and module_name.startswith(err.name):
+                continue  # layer not present in this build
+            raise
+        found.append(module.register)
+    return found
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, KeyError, TypeError) as err:
+        print(f"petsim {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
