@@ -1,0 +1,1 @@
+"""Phantom definitions (data files), installed as ``petsim.phantom_data``."""
