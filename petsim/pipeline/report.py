@@ -1,0 +1,130 @@
+"""Stage 4: the validation report, figures as PNG and an HTML page that shows them."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+
+from petsim.io import read_nifti, read_tsv, write_text_atomic
+from petsim.pipeline.layout import RunLayout
+
+_EXPLANATION = """
+<p>Bias has three sources, separated here. <b>Model bias</b>: the same models fitted to the
+noise-free truth TACs (column <i>bias % (noise-free TACs)</i>); it comes from the blood volume
+(vB), from a reference-tissue model applied to two-tissue-compartment regions, and from the
+finite analysis window. <b>Imaging bias</b>: the difference between the two bias columns;
+mostly the partial-volume effect: with a scanner resolution of about 4-5 mm FWHM small
+structures (amygdala, nucleus accumbens, periaqueductal grey) lose activity to their
+neighbours and gain from them, which pulls their BP_ND towards that of the surroundings.
+Large regions (thalamus, putamen) are affected least. <b>Noise</b>: one noise realisation
+here; use <code>petsim study</code> for bias and variance over many.</p>
+<p>ΔBP_ND is the change of BP_ND from the baseline window to the task window. Within one
+bolus-plus-infusion scan the two windows differ by a few percent even without any release,
+so the estimate is judged against the matched no-release control scan:
+ΔBP = ΔBP(release scan) − ΔBP(control scan), in percent of the control's baseline.</p>
+"""
+
+
+def _table_html(rows, columns) -> str:
+    def cell(v):
+        if v is None:
+            return "n/a"
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
+    from petsim.modeling import fit_models, read_tac_table
+    from petsim.pipeline.world import World
+    from petsim.plot import plot_bp_scatter, plot_logan, plot_recon_vs_truth, plot_tacs
+
+    figs = []
+    rd = lay.report_dir
+    world = World(scenario)
+    an = scenario["analysis"]
+    validation = read_tsv(lay.deriv("validation", "bp"))
+    for name, title in (("phantom.png", "Phantom labels"), ("sinogram.png", "A simulated sinogram (prompts)")):
+        if (rd / name).is_file():
+            figs.append((title, rd / name))
+    img, grid = read_nifti(lay.pet("release"))
+    recon_tacs = read_tac_table(lay.deriv("recon", "tacs"))
+    truth_tacs = read_tac_table(lay.deriv("noisefree", "tacs"))
+    # truth activity image of the last frame through the partial-volume fractions of the reconstruction grid
+    ph = world.phantom_recon
+    f = img.shape[3] - 1
+    truth_img = np.zeros(grid.shape, np.float32)
+    for r in ph.regions:
+        if r.name in truth_tacs.regions:
+            truth_img += ph.fraction(r.name) * float(truth_tacs.regions[r.name][f])
+    centre = _centre_of(ph, "amygdala_l")
+    figs.append(("Reconstruction next to the truth (last frame)",
+                 plot_recon_vs_truth(rd / "recon_vs_truth.png", truth_img, img[..., f], centre=centre,
+                                     title=f"frame {f}: truth (left column) and reconstruction")))
+    regions = list(dict.fromkeys(r["region"] for r in validation))[:8]
+    start, end = recon_tacs.frame_start_min, recon_tacs.frame_end_min
+    mid = 0.5 * (start + end)
+    fits = {}
+    model = an["models"][0]
+    for fit in fit_models(recon_tacs, ref=an["reference"], models=(model,), regions=regions, t_star_min=an["t_star_min"]):
+        fits[fit.region] = getattr(fit, "fitted", None)
+    figs.append((f"Regional TACs of the reconstruction with {model} fits",
+                 plot_tacs(rd / "tacs.png", mid, {r: recon_tacs.regions[r] for r in regions}, fits,
+                           title=f"reconstructed TACs and {model} fits")))
+    ref = _reference(recon_tacs, an["reference"])
+    figs.append(("Logan reference plots",
+                 plot_logan(rd / "logan.png", start, end, {r: recon_tacs.regions[r] for r in regions}, ref, an["t_star_min"])))
+    rows = [r for r in validation if r.get("BP_ND") is not None]
+    figs.append(("Estimated against true BP_ND",
+                 plot_bp_scatter(rd / "bp_scatter.png", [r["true_BP_ND"] for r in rows], [r["BP_ND"] for r in rows],
+                                 [r["model"] for r in rows])))
+    return figs
+
+
+def _centre_of(ph, name):
+    try:
+        mask = ph.labels == ph.region(name).id
+    except KeyError:
+        return None
+    if not mask.any():
+        return None
+    return tuple(int(round(c)) for c in np.argwhere(mask).mean(axis=0))
+
+
+def _reference(table, ref):
+    cols = [k for k in table.regions if k == ref or k.startswith(ref + "_")]
+    return np.mean([table.regions[c] for c in cols], axis=0)
+
+
+def write_report(lay: RunLayout, scenario) -> Path:
+    figs = make_figures(lay, scenario)
+    validation = read_tsv(lay.deriv("validation", "bp"))
+    cols = ["region", "model", "true_BP_ND", "BP_ND", "bias_percent", "bias_percent_noisefree_tacs",
+            "true_percent_delta", "percent_delta", "percent_delta_uncorrected", "percent_delta_noisefree_tacs"]
+    sc = scenario.data
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>petsim report: "
+        + html.escape(sc["name"]) + "</title><style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}"
+        "td:first-child,td:nth-child(2){text-align:left}img{max-width:100%}</style></head><body>",
+        f"<h1>petsim validation report: {html.escape(sc['name'])}</h1>",
+        f"<p>Tracer {html.escape(sc['tracer']['name'])} ({html.escape(sc['tracer']['isotope'])}), "
+        f"{sc['protocol']['dose_mbq']:g} MBq {html.escape(sc['protocol']['input'].replace('_', ' '))}; scanner "
+        f"{html.escape(sc['scanner']['name'])} ({sc['scanner']['mode']}); reconstruction {html.escape(sc['recon']['algorithm'])} "
+        f"{sc['recon']['iterations']} iterations x {sc['recon']['subsets']} subsets"
+        f"{' after ' + sc['recon']['rebin'].upper() if sc['scanner']['mode'] == '3d' and sc['recon']['rebin'] != 'none' else ''}.</p>",
+        "<h2>True against estimated BP_ND and ΔBP_ND</h2>",
+        _table_html(validation, cols),
+        _EXPLANATION,
+    ]
+    for title, path in figs:
+        parts.append(f"<h2>{html.escape(title)}</h2><img src='{html.escape(path.name)}' alt='{html.escape(title)}'>")
+    parts.append("<p>Files: the resolved scenario <code>scenario_resolved.toml</code>; images under <code>sub-*/pet/</code>; "
+                 "truth, TACs and estimates under <code>derivatives/petsim/</code>.</p></body></html>")
+    return write_text_atomic(lay.report_dir / "index.html", "\n".join(parts))

@@ -1,0 +1,232 @@
+"""The closed loop: simulate -> reconstruct -> fit -> report, each stage reusable on its own.
+
+A stage writes its outputs atomically and then a marker recording the
+resolved scenario; a later call skips a stage whose marker matches (unless
+``force``), so an interrupted run never leaves output that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from petsim.io import read_tsv, write_nifti, write_text_atomic, write_tsv
+from petsim.io.bids import pet_sidecar, write_sidecar
+from petsim.pipeline.analyse import compare_with_truth, estimate_rows, fit_scan, format_table, regions_to_report
+from petsim.pipeline.layout import RunLayout
+from petsim.pipeline.scenario import Scenario, load_scenario, resolve
+from petsim.pipeline.world import World, validate
+
+
+def _log(msg: str, quiet: bool = False):
+    if not quiet:
+        print(f"[petsim] {msg}", flush=True)
+
+
+def open_run(out_dir, scenario=None) -> tuple[RunLayout, Scenario]:
+    """The run layout and resolved scenario of ``out_dir`` (given, or read back from the directory)."""
+    out = Path(out_dir)
+    if scenario is None:
+        path = out / "scenario_resolved.toml"
+        if not path.is_file():
+            raise FileNotFoundError(f"{out} holds no petsim run (no scenario_resolved.toml); run `petsim simulate SCENARIO -o {out}` first")
+        scenario = load_scenario(path)
+    scenario = load_scenario(scenario)
+    return RunLayout(out, scenario.data["subject"]), scenario
+
+
+def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
+    from petsim.pipeline.simulate import simulate_kinetics, simulate_scans, truth_of
+    from petsim.pipeline.sinostore import save_scan
+
+    scenario = load_scenario(scenario)
+    validate(scenario)
+    lay, _ = open_run(out_dir, scenario)
+    key = scenario.to_json()
+    if not force and lay.stage_done("simulate", key):
+        _log(f"simulate: reusing {lay.root} (use --force to redo)", quiet)
+        return lay
+    lay.invalidate_from("simulate")
+    lay.root.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(lay.scenario_path, scenario.to_toml())
+    world = World(scenario)
+    t0 = time.perf_counter()
+    _log(f"phantom {scenario['phantom']['name']} on the reconstruction grid {world.recon_grid.shape} and the simulation grid {world.sim_grid.shape}", quiet)
+    ph = world.phantom_recon
+    res = simulate_kinetics(world)
+    truth = truth_of(world, res)
+    _write_truth(lay, world, truth)
+    _log(f"kinetics and truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
+    scans, model = simulate_scans(world, res, seed=scenario.seed, progress=not quiet)
+    for scan, frames in scans.items():
+        save_scan(lay.sino_dir, scan, frames, world.scanner, world.layout)
+        if not quiet:
+            from petsim.acquisition import count_summary
+
+            print(f"--- counts of the {scan} scan ---")
+            print(count_summary(frames))
+    from petsim.plot import plot_sinogram
+
+    mid = len(scans["release"]) // 2
+    plot_sinogram(lay.report_dir / "sinogram.png", scans["release"][mid].prompts, title=f"prompts, frame {mid}")
+    ph.plot(lay.report_dir / "phantom.png") if hasattr(ph, "plot") else None
+    lay.mark_done("simulate", key, seconds=time.perf_counter() - t0, scans=list(scans))
+    _log(f"simulate: done in {time.perf_counter() - t0:.1f} s -> {lay.root}", quiet)
+    return lay
+
+
+def _write_truth(lay: RunLayout, world: World, truth) -> None:
+    from petsim.modeling import write_tac_table
+
+    fr = world.frames
+    write_tsv(lay.deriv("truth", "bp"), truth.rows)
+    for scan, tacs in truth.noisefree.items():
+        write_tac_table(lay.deriv("noisefree", "tacs", scan), fr.starts_min, fr.ends_min, tacs)
+    ph = world.phantom_recon
+    write_nifti(lay.deriv_dir / f"{lay.sub}_dseg.nii.gz", ph.labels.astype(np.int16), ph.grid, dtype=np.int16)
+    write_tsv(lay.deriv_dir / f"{lay.sub}_dseg.tsv",
+              [{"index": r.id, "name": r.name, "structure": r.structure, "hemisphere": r.hemisphere, "tissue": r.tissue,
+                "volume_ml": r.volume_ml} for r in ph.regions])
+    # Truth maps through the labels: baseline BP_ND and its change in the task window.
+    by = {}
+    for row in truth.rows:
+        by.setdefault(row["window"], {})[row["region"]] = row
+    windows = world.scenario["analysis"]["windows"]
+    task = by.get(windows[-1]["name"], {})
+    bp = np.zeros(ph.grid.shape, np.float32)
+    dbp = np.zeros(ph.grid.shape, np.float32)
+    for r in ph.regions:
+        row = task.get(r.name)
+        if row is None:
+            continue
+        mask = ph.labels == r.id
+        bp[mask] = row["bp_nd_baseline"]
+        dbp[mask] = row["delta_bp_nd"]
+    write_nifti(lay.deriv("truth", "bp", ext=".nii.gz").with_name(f"{lay.sub}_desc-truthbaseline_bp.nii.gz"), bp, ph.grid)
+    write_nifti(lay.deriv_dir / f"{lay.sub}_desc-truthdelta_bp.nii.gz", dbp, ph.grid)
+
+
+def reconstruct_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
+    from petsim.isotopes import get_isotope
+    from petsim.modeling import extract_tacs, write_tac_table
+    from petsim.pipeline.reconstruct import reconstruct_scan
+    from petsim.pipeline.sinostore import load_scan
+
+    lay, scenario = open_run(out_dir)
+    key = scenario.to_json()
+    if not lay.stage_done("simulate", key):
+        raise FileNotFoundError(f"{lay.root}: the simulate stage is missing or incomplete; run `petsim simulate` first")
+    if not force and lay.stage_done("reconstruct", key):
+        _log("reconstruct: reusing earlier reconstruction (use --force to redo)", quiet)
+        return lay
+    lay.invalidate_from("reconstruct")
+    world = World(scenario)
+    t0 = time.perf_counter()
+    scans = json.loads(lay.marker("simulate").read_text())["scans"]
+    ph = world.phantom_recon
+    names_by_id = {r.id: r.name for r in ph.regions}
+    sc = scenario.data
+    iso = get_isotope(sc["tracer"]["isotope"])
+    for scan in scans:
+        frames = load_scan(lay.sino_dir, scan)
+        _log(f"reconstructing the {scan} scan: {len(frames)} frames, {sc['recon']['algorithm']} "
+             f"({sc['recon']['rebin'] if sc['scanner']['mode'] == '3d' else '2d'})", quiet)
+        img = reconstruct_scan(world, frames, progress=not quiet)
+        dcf = [f.decay_correction_factor for f in frames]
+        starts = [f.frame_start_min for f in frames]
+        ends = [f.frame_start_min + f.frame_duration_min for f in frames]
+        write_nifti(lay.pet(scan), img, world.recon_grid, frame_duration_s=60.0 * frames[0].frame_duration_min)
+        write_sidecar(lay.pet(scan, ".json"), _sidecar(sc, starts, ends, dcf, iso))
+        tacs = extract_tacs(img, ph.labels, names_by_id)
+        write_tac_table(lay.deriv("recon", "tacs", scan), np.array(starts), np.array(ends), tacs)
+    lay.mark_done("reconstruct", key, seconds=time.perf_counter() - t0)
+    _log(f"reconstruct: done in {time.perf_counter() - t0:.1f} s", quiet)
+    return lay
+
+
+def _sidecar(sc: dict, starts, ends, dcf, iso) -> dict:
+    rec = sc["recon"]
+    algo = rec["algorithm"].upper()
+    rebin = rec["rebin"].upper() if sc["scanner"]["mode"] == "3d" and rec["rebin"] != "none" else ("2D" if sc["scanner"]["mode"] == "2d" else "3D")
+    labels, units, values = [], [], []
+    if algo in ("OSEM", "MAP", "MLEM"):
+        labels, units, values = ["subsets", "iterations"], ["none", "none"], [1 if algo == "MLEM" else rec["subsets"], rec["iterations"]]
+    if algo == "MAP":
+        labels.append("beta"); units.append("none"); values.append(rec["beta"])
+    mode = {"bolus": "bolus", "bolus_plus_infusion": "bolus-infusion"}[sc["protocol"]["input"]]
+    post = rec["post_filter_fwhm_mm"]
+    return pet_sidecar(
+        tracer_name=sc["tracer"]["name"], radionuclide=iso.name.replace("-", ""), injected_mbq=sc["protocol"]["dose_mbq"],
+        mode_of_administration=mode, frame_starts_min=starts, frame_ends_min=ends, decay_correction_factors=dcf,
+        recon_method=f"{rebin} {algo}", recon_parameter_labels=labels, recon_parameter_units=units,
+        recon_parameter_values=values, recon_filter_type="Gaussian" if post else "none", recon_filter_size_mm=post or 0.0,
+        attenuation_correction="simulated mu-map (known exactly)" if sc["physics"]["attenuation"] else "none",
+        model_name=sc["scanner"]["name"], extra={"petsimScenario": sc["name"]},
+    )
+
+
+def fit_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
+    from petsim.modeling import read_tac_table
+
+    lay, scenario = open_run(out_dir)
+    key = scenario.to_json()
+    if not lay.stage_done("reconstruct", key):
+        raise FileNotFoundError(f"{lay.root}: no complete reconstruction; run `petsim reconstruct {lay.root}` first")
+    if not force and lay.stage_done("fit", key):
+        _log("fit: reusing earlier estimates (use --force to redo)", quiet)
+        return lay
+    lay.invalidate_from("fit")
+    truth_rows = read_tsv(lay.deriv("truth", "bp"))
+    regions = regions_to_report(scenario, truth_rows)
+    rows = []
+    for scan in ("release", "control"):
+        path = lay.deriv("recon", "tacs", scan)
+        if path.is_file():
+            rows += estimate_rows(scan, fit_scan(read_tac_table(path), scenario, regions))
+        nf = lay.deriv("noisefree", "tacs", scan)
+        if nf.is_file():  # the same models on the noise-free truth TACs: bias from the model alone
+            rows += estimate_rows(f"{scan}-noisefree", fit_scan(read_tac_table(nf), scenario, regions))
+    write_tsv(lay.deriv("estimates", "bp"), rows)
+    comparison = compare_with_truth([r for r in rows if r["scan"] in ("release", "control")], truth_rows, scenario["analysis"]["windows"])
+    model_only = compare_with_truth(
+        [{**r, "scan": r["scan"].replace("-noisefree", "")} for r in rows if r["scan"].endswith("noisefree")],
+        truth_rows, scenario["analysis"]["windows"])
+    mo = {(r["region"], r["model"]): r for r in model_only}
+    for row in comparison:
+        m = mo.get((row["region"], row["model"]))
+        row["bias_percent_noisefree_tacs"] = m["bias_percent"] if m else None
+        row["percent_delta_noisefree_tacs"] = (m.get("percent_delta") if m else None)
+    write_tsv(lay.deriv("validation", "bp"), comparison)
+    lay.mark_done("fit", key)
+    if not quiet:
+        print(summary_table(comparison))
+    return lay
+
+
+def summary_table(comparison: list[dict]) -> str:
+    cols = ["region", "model", "true_BP_ND", "BP_ND", "bias_percent", "bias_percent_noisefree_tacs",
+            "true_percent_delta", "percent_delta", "percent_delta_uncorrected"]
+    return format_table(comparison, cols, "{:.2f}")
+
+
+def report_stage(out_dir, force: bool = False, quiet: bool = False) -> Path:
+    from petsim.pipeline.report import write_report
+
+    lay, scenario = open_run(out_dir)
+    key = scenario.to_json()
+    if not lay.stage_done("fit", key):
+        raise FileNotFoundError(f"{lay.root}: no estimates yet; run `petsim fit {lay.root}` first")
+    index = write_report(lay, scenario)
+    lay.mark_done("report", key)
+    _log(f"report: {index}", quiet)
+    return index
+
+
+def run_all(scenario, out_dir, force: bool = False, quiet: bool = False) -> Path:
+    simulate_stage(scenario, out_dir, force=force, quiet=quiet)
+    reconstruct_stage(out_dir, force=force, quiet=quiet)
+    fit_stage(out_dir, force=force, quiet=quiet)
+    return report_stage(out_dir, force=force, quiet=quiet)

@@ -1,0 +1,99 @@
+"""Score BP_ND estimates made by any tool against the truth of a simulation.
+
+The table needs a region column and a BP_ND column (names can be given, as
+PETPAL, NiftyPAD, kinfitr or a user's script would write them); optional model
+and window columns. With estimates for the baseline and the task window the
+change ΔBP_ND is scored too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from petsim.io import read_tsv, write_tsv
+from petsim.pipeline.layout import RunLayout
+
+
+def _read_table(path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such estimates table: {path}")
+    text = path.read_text(encoding="utf-8")
+    if "\t" not in text.splitlines()[0] and "," in text.splitlines()[0]:
+        import csv
+
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        from petsim.io.tsv import _parse
+
+        return [{k: _parse(v) for k, v in r.items()} for r in rows]
+    return read_tsv(path)
+
+
+def score_estimates(estimates_path, run_dir, region_column="region", bp_column="BP_ND", model_column="model",
+                    window_column="window", window: str | None = None) -> tuple[list[dict], Path]:
+    """Compare an estimates table with the truth of ``run_dir``; write the score table and a figure.
+
+    Returns the score rows and the path of the written table.
+    """
+    from petsim.pipeline.run import open_run
+    from petsim.plot import plot_bp_scatter
+
+    lay, scenario = open_run(run_dir)
+    rows = _read_table(estimates_path)
+    if not rows:
+        raise ValueError(f"{estimates_path}: the table has no rows")
+    for col in (region_column, bp_column):
+        if col not in rows[0]:
+            raise KeyError(f"{estimates_path}: no column {col!r}; columns are {', '.join(rows[0])} (name them with --region-column/--bp-column)")
+    truth_rows = read_tsv(lay.deriv("truth", "bp"))
+    windows = [w["name"] for w in scenario["analysis"]["windows"]]
+    base_w = window or windows[0]
+    if base_w not in windows:
+        raise ValueError(f"window {base_w!r} is not one of the scenario's windows {windows}")
+    truth = {(t["region"], t["window"]): t for t in truth_rows}
+    known = {t["region"] for t in truth_rows}
+    has_window = window_column in rows[0]
+    est = {}
+    for r in rows:
+        region = r[region_column]
+        if region not in known:
+            raise ValueError(f"{estimates_path}: region {region!r} is not in the simulation; known regions: {', '.join(sorted(known))}")
+        model = r.get(model_column, "estimate") if model_column in r else "estimate"
+        w = r[window_column] if has_window else base_w
+        est[(region, model, w)] = None if r[bp_column] is None else float(r[bp_column])
+    out = []
+    for (region, model, w), bp in sorted(est.items()):
+        if w != base_w:
+            continue
+        t = truth[(region, base_w)]
+        true_bp = float(t["bp_nd_release"])
+        row = {"region": region, "model": model, "window": w, "true_BP_ND": true_bp, "BP_ND": bp,
+               "bias": None if bp is None else bp - true_bp,
+               "percent_error": None if bp is None or not true_bp else 100.0 * (bp - true_bp) / true_bp}
+        task = windows[-1]
+        if has_window and (region, model, task) in est and task != base_w:
+            tt = float(truth[(region, task)]["bp_nd_release"])
+            et = est[(region, model, task)]
+            row["true_percent_delta"] = 100.0 * (tt - true_bp) / true_bp if true_bp else None
+            row["percent_delta"] = None if (et is None or bp is None or not bp) else 100.0 * (et - bp) / bp
+        out.append(row)
+    name = Path(estimates_path).name.split(".")[0]
+    table = write_tsv(lay.report_dir / f"score_{name}.tsv", out)
+    ok = [r for r in out if r["BP_ND"] is not None]
+    plot_bp_scatter(lay.report_dir / f"score_{name}.png", [r["true_BP_ND"] for r in ok], [r["BP_ND"] for r in ok],
+                    [r["model"] for r in ok], title=f"{name}: estimated against true BP_ND")
+    return out, table
+
+
+def summarise(rows) -> str:
+    from petsim.pipeline.analyse import format_table
+
+    cols = ["region", "model", "true_BP_ND", "BP_ND", "percent_error"]
+    if any("percent_delta" in r for r in rows):
+        cols += ["true_percent_delta", "percent_delta"]
+    errs = [abs(r["percent_error"]) for r in rows if r.get("percent_error") is not None]
+    tail = f"\nmean |error| {np.mean(errs):.2f}% over {len(errs)} estimates" if errs else ""
+    return format_table(rows, cols, "{:.2f}") + tail
