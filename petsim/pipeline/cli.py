@@ -56,6 +56,13 @@ def register(sub) -> None:
     p.add_argument("--window", default=None, help="the scenario window the estimates belong to (default: the first)")
     p.set_defaults(func=_score)
 
+    # `petsim fit` (registered by petsim.modeling) also takes a petsim run directory: then the
+    # scenario's models, reference, windows and the matched control are used.
+    if "fit" in sub.choices:
+        fit_parser = sub.choices["fit"]
+        fit_parser.add_argument("--force", action="store_true", help="run directory: redo the fits")
+        fit_parser.set_defaults(func=_fit_dispatch, modeling_func=fit_parser.get_default("func"))
+
     p = sub.add_parser("scenario", help="list the scenario keys with their defaults, or the shipped scenarios")
     p.add_argument("--list", action="store_true", help="list the shipped scenarios")
     p.set_defaults(func=_scenario)
@@ -71,6 +78,15 @@ def _reconstruct(args):
     from petsim.pipeline.run import reconstruct_stage
 
     reconstruct_stage(args.dir, force=args.force, quiet=args.quiet)
+
+
+def _fit_dispatch(args):
+    if (Path(args.path) / "scenario_resolved.toml").is_file():
+        from petsim.pipeline.run import fit_stage
+
+        fit_stage(args.path, force=args.force)
+        return 0
+    return args.modeling_func(args)
 
 
 def _report(args):

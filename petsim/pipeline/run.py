@@ -60,22 +60,43 @@ def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) 
     truth = truth_of(world, res)
     _write_truth(lay, world, truth)
     _log(f"kinetics and truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
-    scans, model = simulate_scans(world, res, seed=scenario.seed, progress=not quiet)
-    for scan, frames in scans.items():
-        save_scan(lay.sino_dir, scan, frames, world.scanner, world.layout)
-        if not quiet:
-            from petsim.acquisition import count_summary
+    from petsim.pipeline.sinostore import ScanWriter
 
-            print(f"--- counts of the {scan} scan ---")
-            print(count_summary(frames))
+    writers, first = {}, {}
+    mid = world.frames.n_frames // 2
+
+    def sink(scan, frame):
+        if scan not in writers:
+            writers[scan] = ScanWriter(lay.sino_dir, scan, world.scanner, world.layout)
+        if scan == "release" and len(writers[scan].meta) == mid:
+            first["prompts"] = frame.prompts
+        writers[scan].add(frame)
+
+    scans = simulate_scans(world, res, seed=scenario.seed, sink=sink, progress=not quiet)
+    for scan in scans:
+        meta = writers[scan].close()
+        if not quiet:
+            _log(f"counts of the {scan} scan:")
+            print(_count_table(meta))
     from petsim.plot import plot_sinogram
 
-    mid = len(scans["release"]) // 2
-    plot_sinogram(lay.report_dir / "sinogram.png", scans["release"][mid].prompts, title=f"prompts, frame {mid}")
-    ph.plot(lay.report_dir / "phantom.png") if hasattr(ph, "plot") else None
+    plot_sinogram(lay.report_dir / "sinogram.png", first["prompts"], title=f"prompts, frame {mid}")
+    if hasattr(ph, "plot"):
+        ph.plot(lay.report_dir / "phantom.png")
     lay.mark_done("simulate", key, seconds=time.perf_counter() - t0, scans=list(scans))
     _log(f"simulate: done in {time.perf_counter() - t0:.1f} s -> {lay.root}", quiet)
     return lay
+
+
+def _count_table(meta: list) -> str:
+    from petsim.pipeline.analyse import format_table
+
+    rows = []
+    for i, m in enumerate(meta):
+        info = m["info"]
+        rows.append({"frame": i, "start_min": m["frame_start_min"], "dur_min": m["frame_duration_min"],
+                     **{k: info.get(k) for k in ("trues", "scatter", "randoms", "prompts", "nec", "dead_time_fraction")}})
+    return format_table(rows, list(rows[0]), "{:.4g}")
 
 
 def _write_truth(lay: RunLayout, world: World, truth) -> None:

@@ -67,7 +67,7 @@ SCHEMA: dict = {
         "randoms": (True, bool, None, "randoms in the data and its model"),
         "normalisation": (True, bool, None, "crystal efficiencies in the data and its model"),
         "crystal_efficiency_sd": (0.05, _NUM, None, "relative SD of crystal efficiencies"),
-        "psf_fwhm_mm": ([4.3, 4.3, 4.1], list, None, "scanner resolution FWHM (x, y, z) in mm; [] for none"),
+        "psf_fwhm_mm": (None, list, None, "scanner resolution FWHM (x, y, z) in mm; [] for none; default: the scanner's, with the positron range"),
         "dead_time": (True, bool, None, "count-rate losses"),
         "noise": (True, bool, None, "Poisson noise (false: expected data)"),
         "sim_oversampling": (2, int, None, "simulation grid is this many times finer than the recon grid per axis"),

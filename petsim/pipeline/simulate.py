@@ -46,8 +46,7 @@ def truth_of(world: World, res) -> Truth:
             rows.append({"window": w["name"], "start_min": w["start_min"], "end_min": w["end_min"], **row})
     noisefree = {
         "release": {r: res.frame_mean(r) for r in res_regions(res)},
-        "control": {r: world.frames.average(res.t_min, res.tissue_control(r), isotope=world.isotope)
-                    * world.frames.decay_correction_factors(world.isotope) for r in res_regions(res)},
+        "control": {r: res.frame_mean(r, control=True) for r in res_regions(res)},
     }
     return Truth(rows, noisefree, res, getattr(res, "truth_definition", ""))
 
@@ -61,7 +60,6 @@ def basis_groups(world: World, res):
 
     Returns a list of (region names, frame integrals of the physical activity (2, n_frames) in Bq/mL x min).
     """
-    frames, iso = world.frames, world.isotope
     groups: dict = {}
     for region in res_regions(res):
         rel = np.asarray(res.tissue(region), dtype=np.float64)
@@ -70,36 +68,54 @@ def basis_groups(world: World, res):
             continue  # no activity at all (air-like): nothing to project
         key = hashlib.sha1(rel.tobytes() + ctl.tobytes()).hexdigest()
         if key not in groups:
-            integrals = np.stack([frames.integrate(res.t_min, rel, isotope=iso), frames.integrate(res.t_min, ctl, isotope=iso)])
+            integrals = np.stack([res.frame_integral_physical(region), res.frame_integral_physical(region, control=True)])
             groups[key] = ([], integrals)
         groups[key][0].append(region)
     return list(groups.values())
 
 
-def simulate_scans(world: World, res, seed: int, progress: bool = True):
+def simulate_scans(world: World, res, seed: int, sink, progress: bool = True):
     """Simulate the release scan and its matched no-release control from one set of basis projections.
 
-    Returns ``{scan: [EmissionData per frame]}`` and the count summaries.
+    Each frame is handed to ``sink(scan, frame)`` as soon as it is made (bounded memory).
+    Both scans share the basis projections, the normalisation and the randoms' singles
+    scale; their noise comes from independent streams of the scenario seed.
+    Returns the list of scans simulated.
     """
-    from petsim.acquisition import AcquisitionModel, simulate_frames
+    from petsim.acquisition import AcquisitionModel, iter_frames
 
     sc = world.scenario
     groups = basis_groups(world, res)
     ph = world.phantom_sim
-    basis = np.stack([sum(ph.fraction(r) for r in names).astype(np.float32) for names, _ in groups])
-    model = AcquisitionModel(world.scanner, world.layout, world.sim_grid, ph.mu_per_cm, physics_of(sc), world.isotope)
-    proj = model.project_basis(basis)
-    del basis
-    seeds = np.random.SeedSequence(seed).spawn(len(SCANS))
-    scans = {}
-    want = ("release", "control") if (sc["analysis"]["control"] and sc["releases"]) else ("release",)
+    model = AcquisitionModel(world.scanner, world.layout, world.sim_grid, ph.mu_per_cm, physics_of(sc),
+                             world.isotope, progress=progress)
+    proj = model.project_basis(_LazyBasis(ph, [names for names, _ in groups]))
+    streams = np.random.SeedSequence(seed).spawn(len(SCANS))
+    want = ["release"] + (["control"] if (sc["analysis"]["control"] and sc["releases"]) else [])
+    singles_scale = None
     for i, scan in enumerate(SCANS):
         if scan not in want:
             continue
         integrals = np.stack([g[1][i] for g in groups])
-        scans[scan] = simulate_frames(model, proj, integrals, world.frames, rng=np.random.default_rng(seeds[i]),
-                                      noise=sc["physics"]["noise"])
-    return scans, model
+        for fr in iter_frames(model, proj, integrals, world.frames, rng=np.random.default_rng(streams[i]),
+                              noise=sc["physics"]["noise"], progress=progress, singles_scale=singles_scale):
+            if singles_scale is None:
+                singles_scale = fr.info.get("singles_scale")
+            sink(scan, fr)
+    return want
+
+
+class _LazyBasis:
+    """The basis images (summed partial-volume fractions of each group), made one at a time."""
+
+    def __init__(self, phantom, groups):
+        self.phantom, self.groups = phantom, groups
+
+    def __len__(self):
+        return len(self.groups)
+
+    def __getitem__(self, i):
+        return sum(self.phantom.fraction(r) for r in self.groups[i]).astype(np.float32)
 
 
 def physics_of(sc):
@@ -107,8 +123,9 @@ def physics_of(sc):
 
     p = sc["physics"]
     psf = p["psf_fwhm_mm"]
+    psf = "default" if psf is None else (tuple(psf) if psf else None)
     return ScanPhysics(
         attenuation=p["attenuation"], scatter=p["scatter"], scatter_fraction=p["scatter_fraction"],
         randoms=p["randoms"], normalisation=p["normalisation"], crystal_efficiency_sd=p["crystal_efficiency_sd"],
-        psf_fwhm_mm=tuple(psf) if psf else None, dead_time=p["dead_time"], noise=p["noise"], seed=sc["seed"],
+        psf_fwhm_mm=psf, dead_time=p["dead_time"], noise=p["noise"], seed=sc["seed"],
     )

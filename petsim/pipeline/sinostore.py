@@ -30,45 +30,68 @@ def _segment_info(layout):
     return seg, rd
 
 
-def save_scan(directory, scan: str, frames: list[EmissionData], scanner, layout) -> Path:
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    seg, rd = _segment_info(layout)
-    # Interfile stores segments in increasing ring difference: remember our order to read back.
-    order = np.concatenate([np.flatnonzero(seg == s) for s in sorted(rd)])
-    base_mult = frames[0].multiplicative
-    nz = base_mult > 0
-    terms = {}
-    meta = []
-    for f, fr in enumerate(frames):
+class ScanWriter:
+    """Write one scan frame by frame (bounded memory): Interfile prompts plus the model terms.
+
+    Nothing is read back as complete until :meth:`close` has written the frame table.
+    """
+
+    def __init__(self, directory, scan: str, scanner, layout):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.scan, self.scanner, self.layout = scan, scanner, layout
+        self.seg, self.rd = _segment_info(layout)
+        self.order = np.concatenate([np.flatnonzero(self.seg == s) for s in sorted(self.rd)])
+        self.meta: list = []
+        self.base_mult = None
+
+    def add(self, fr: EmissionData) -> None:
+        f = len(self.meta)
+        sc, lay = self.scanner, self.layout
         write_interfile_sinogram(
-            directory / f"{scan}_frame-{f:02d}_prompts.hs", fr.prompts, seg, rd,
-            n_rings=scanner.n_rings, n_detectors_per_ring=scanner.n_crystals_per_ring,
-            ring_radius_mm=scanner.ring_radius_mm, ring_spacing_mm=scanner.ring_spacing_mm,
-            radial_bin_mm=layout.radial_bin_mm, doi_mm=getattr(scanner, "doi_mm", 0.0), scanner_name=scanner.name,
+            self.directory / f"{self.scan}_frame-{f:02d}_prompts.hs", fr.prompts, self.seg, self.rd,
+            n_rings=sc.n_rings, n_detectors_per_ring=sc.n_crystals_per_ring,
+            ring_radius_mm=sc.ring_radius_mm, ring_spacing_mm=sc.ring_spacing_mm,
+            radial_bin_mm=lay.radial_bin_mm, doi_mm=getattr(sc, "doi_mm", 0.0), scanner_name=sc.name,
             frame_start_s=fr.frame_start_min * 60.0, frame_duration_s=fr.frame_duration_min * 60.0,
         )
-        terms[f"additive_{f}"] = fr.additive
+        terms = {"additive": fr.additive}
         ratio = None
-        if f > 0 and np.array_equal(nz, fr.multiplicative > 0):
-            r = fr.multiplicative[nz] / base_mult[nz]
-            if r.size and np.ptp(r) <= 1e-6 * abs(float(r.mean())):
-                ratio = float(r.mean())
-        if f > 0 and ratio is None:
-            terms[f"multiplicative_{f}"] = fr.multiplicative
-        meta.append({
+        if self.base_mult is None:
+            self.base_mult = fr.multiplicative
+            terms["multiplicative"] = fr.multiplicative
+        else:
+            nz = self.base_mult > 0
+            if np.array_equal(nz, fr.multiplicative > 0):
+                r = fr.multiplicative[nz] / self.base_mult[nz]
+                if r.size and np.ptp(r) <= 1e-6 * abs(float(r.mean())):
+                    ratio = float(r.mean())
+            if ratio is None:
+                terms["multiplicative"] = fr.multiplicative
+        npz = self.directory / f"{self.scan}_frame-{f:02d}_model.npz"
+        with atomic_path(npz) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **terms)
+        self.meta.append({
             "scale": fr.scale, "frame_start_min": fr.frame_start_min, "frame_duration_min": fr.frame_duration_min,
             "decay_correction_factor": fr.decay_correction_factor, "multiplicative_ratio": ratio,
-            "info": {k: v for k, v in fr.info.items() if isinstance(v, (int, float, str, bool))},
+            "info": {k: (v.item() if hasattr(v, "item") else v) for k, v in fr.info.items()
+                     if isinstance(v, (int, float, str, bool, np.floating, np.integer))},
         })
-    terms["multiplicative_0"] = base_mult
-    terms["order"] = order
-    npz = directory / f"{scan}_model.npz"
-    with atomic_path(npz) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **terms)
-    write_text_atomic(directory / f"{scan}_frames.json", json.dumps(meta, indent=1))
-    return directory
+
+    def close(self) -> list:
+        write_text_atomic(self.directory / f"{self.scan}_frames.json",
+                          json.dumps({"order": self.order.tolist(), "frames": self.meta}, indent=1))
+        return self.meta
+
+
+def save_scan(directory, scan: str, frames, scanner, layout) -> Path:
+    """Write every frame of an iterable of :class:`EmissionData`."""
+    writer = ScanWriter(directory, scan, scanner, layout)
+    for fr in frames:
+        writer.add(fr)
+    writer.close()
+    return Path(directory)
 
 
 def load_scan(directory, scan: str) -> list[EmissionData]:
@@ -76,22 +99,22 @@ def load_scan(directory, scan: str) -> list[EmissionData]:
     meta_path = directory / f"{scan}_frames.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"no simulated {scan} scan in {directory} (run `petsim simulate` first)")
-    meta = json.loads(meta_path.read_text())
-    with np.load(directory / f"{scan}_model.npz") as z:
-        terms = {k: z[k] for k in z.files}
-    order = terms["order"]
+    table = json.loads(meta_path.read_text())
+    order = np.asarray(table["order"])
     inverse = np.empty_like(order)
     inverse[order] = np.arange(order.size)
-    frames = []
-    for f, m in enumerate(meta):
+    frames, base = [], None
+    for f, m in enumerate(table["frames"]):
         stored, _ = read_interfile_sinogram(directory / f"{scan}_frame-{f:02d}_prompts.hs")
-        prompts = stored[inverse]
-        if f == 0 or f"multiplicative_{f}" not in terms:
-            mult = terms["multiplicative_0"] * np.float32(m["multiplicative_ratio"] or 1.0) if f else terms["multiplicative_0"]
-        else:
-            mult = terms[f"multiplicative_{f}"]
+        with np.load(directory / f"{scan}_frame-{f:02d}_model.npz") as z:
+            additive = z["additive"]
+            mult = z["multiplicative"] if "multiplicative" in z.files else None
+        if base is None:
+            base = mult
+        if mult is None:
+            mult = base * np.float32(m["multiplicative_ratio"])
         frames.append(EmissionData(
-            prompts=prompts, multiplicative=mult, additive=terms[f"additive_{f}"], scale=m["scale"],
+            prompts=stored[inverse], multiplicative=mult, additive=additive, scale=m["scale"],
             frame_start_min=m["frame_start_min"], frame_duration_min=m["frame_duration_min"],
             decay_correction_factor=m["decay_correction_factor"], info=m["info"],
         ))

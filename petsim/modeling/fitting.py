@@ -1,0 +1,102 @@
+"""Fit several models to every region of a TAC table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .linear import fit_logan_ref, fit_mrtm, fit_mrtm2, fit_tissue_ratio
+from .lpntpet import fit_lpntpet
+from .results import FitResult
+from .srtm import fit_srtm, fit_srtm2
+from .tactable import TacTable, match_regions
+from .weights import frame_weights
+
+MODELS = ("srtm", "srtm2", "mrtm", "mrtm2", "logan_ref", "ratio", "lpntpet")
+
+
+def _k2_ref_from_first_pass(results: list[FitResult]) -> float:
+    """Median k2' = k2/R1 over converged first-pass fits of the regions with above-median BP_ND."""
+    good = [r for r in results if r.converged and np.isfinite(r.bp_nd) and r.params.get("k2_ref", 0) > 0]
+    if not good:
+        raise ValueError("no converged first-pass fit to estimate k2_ref from; pass k2_ref (1/min)")
+    bps = np.array([r.bp_nd for r in good])
+    high = [r for r in good if r.bp_nd >= np.median(bps)]
+    return float(np.median([r.params["k2_ref"] for r in high]))
+
+
+def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=None, k2_ref=None, window_min=None,
+               weights=None, half_life_min=None) -> list[FitResult]:
+    """Fit each model to each region of ``table``.
+
+    Parameters
+    ----------
+    table : TacTable
+    ref : str or list of str
+        Reference column, a prefix matching several columns, or a list (their mean).
+    models : sequence of str
+        Any of ``srtm, srtm2, mrtm, mrtm2, logan_ref, ratio, lpntpet``.
+    regions : list of str, optional
+        Regions to fit (default all but the reference columns).
+    t_star_min : float, optional
+        t* (min) for MRTM/MRTM2/Logan (required by Logan).
+    k2_ref : float, optional
+        Reference efflux (1/min) for SRTM2, MRTM2 and Logan. Without it
+        SRTM2 and MRTM2 take the median k2/R1 of a first SRTM (resp. MRTM)
+        pass over the regions with above-median BP_ND; Logan leaves the term out.
+    window_min : (float, float), optional
+        Fit window (min). The tissue ratio uses the last third of the scan without it.
+    weights : None, "duration", "decay", "none" or array
+        Frame weights (see :func:`frame_weights`); a string picks the kind
+        (decay with ``half_life_min``, carbon-11 by default).
+
+    Returns
+    -------
+    list of FitResult, with ``region`` set, in region-then-model order.
+    """
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise ValueError(f"unknown model(s) {unknown}; choose from {MODELS}")
+    start, end = table.frame_start_min, table.frame_end_min
+    ref_cols = match_regions(table.regions, ref)
+    cr = table.reference(ref_cols)
+    if regions is None:
+        regions = [r for r in table.regions if r not in ref_cols]
+    missing = [r for r in regions if r not in table.regions]
+    if missing:
+        raise KeyError(f"region(s) {missing} not in the table; columns are {table.names}")
+    if isinstance(weights, str):
+        kw = {} if half_life_min is None else {"half_life_min": half_life_min}
+        w = frame_weights(start, end, kind=weights, **kw)
+    else:
+        w = weights
+    tstar = 0.0 if t_star_min is None else t_star_min
+    out: dict[str, dict[str, FitResult]] = {r: {} for r in regions}
+
+    def run(model, fn):
+        for r in regions:
+            out[r][model] = fn(table.regions[r]).with_region(r)
+
+    first = {}
+    if "srtm" in models or ("srtm2" in models and k2_ref is None):
+        run("srtm", lambda ct: fit_srtm(start, end, ct, cr, weights=w, window_min=window_min))
+        first["srtm"] = [out[r]["srtm"] for r in regions]
+    if "mrtm" in models or ("mrtm2" in models and k2_ref is None):
+        run("mrtm", lambda ct: fit_mrtm(start, end, ct, cr, weights=w, t_star_min=tstar, window_min=window_min))
+        first["mrtm"] = [out[r]["mrtm"] for r in regions]
+    if "srtm2" in models:
+        k2 = k2_ref if k2_ref is not None else _k2_ref_from_first_pass(first["srtm"])
+        run("srtm2", lambda ct: fit_srtm2(start, end, ct, cr, k2, weights=w, window_min=window_min))
+    if "mrtm2" in models:
+        k2 = k2_ref if k2_ref is not None else _k2_ref_from_first_pass(first["mrtm"])
+        run("mrtm2", lambda ct: fit_mrtm2(start, end, ct, cr, k2, weights=w, t_star_min=tstar, window_min=window_min))
+    if "logan_ref" in models:
+        if t_star_min is None:
+            raise ValueError("logan_ref needs t_star_min (min): the start of the linear part of the Logan plot")
+        run("logan_ref", lambda ct: fit_logan_ref(start, end, ct, cr, t_star_min=t_star_min, k2_ref=k2_ref,
+                                                  window_min=window_min, weights=w))
+    if "ratio" in models:
+        win = window_min if window_min is not None else (end[-1] - (end[-1] - start[0]) / 3.0, end[-1])
+        run("ratio", lambda ct: fit_tissue_ratio(start, end, ct, cr, win))
+    if "lpntpet" in models:
+        run("lpntpet", lambda ct: fit_lpntpet(start, end, ct, cr, weights=w))  # whole scan: baseline before release
+    return [out[r][m] for r in regions for m in models]
