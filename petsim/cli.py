@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -39,8 +40,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError, TypeError) as err:
+    except (ValueError, FileNotFoundError, KeyError, TypeError, ImportError) as err:
+        if os.environ.get("PETSIM_DEBUG"):
+            raise
         print(f"petsim {args.command}: error: {err}", file=sys.stderr)
+        print("(set PETSIM_DEBUG=1 for the full traceback)", file=sys.stderr)
         return 2
 
 

@@ -37,7 +37,7 @@ def test_tsv_round_trip(tmp_path):
 def test_interfile_sinogram_round_trip_orders_segments(tmp_path):
     # sinograms given in the order 0, -1, +1 ; stored in increasing ring difference
     seg = np.array([0, 0, 0, -1, -1, 1, 1])
-    sino = np.arange(7 * 4 * 5, dtype=np.float32).reshape(7, 4, 5)
+    sino = np.arange(7 * 4 * 5, dtype=np.float32).reshape(7, 4, 5) + 0.5  # float32 storage
     hdr = write_interfile_sinogram(
         tmp_path / "f.hs", sino, seg, {0: (-1, 1), -1: (-4, -2), 1: (2, 4)},
         n_rings=4, n_detectors_per_ring=8, ring_radius_mm=100.0, ring_spacing_mm=4.0, radial_bin_mm=2.0,
@@ -67,3 +67,13 @@ def test_pet_sidecar_fields_in_seconds(tmp_path):
                               recon_method="OSEM", recon_parameter_labels=[], recon_parameter_units=[],
                               recon_parameter_values=[], recon_filter_type="none", recon_filter_size_mm=0,
                               attenuation_correction="none")})
+
+
+def test_interfile_counts_are_stored_as_uint16(tmp_path):
+    counts = np.random.default_rng(3).poisson(50.0, size=(3, 4, 5)).astype(np.float32)
+    hdr = write_interfile_sinogram(tmp_path / "c.hs", counts, np.zeros(3, int), {0: (-1, 1)}, n_rings=2,
+                                   n_detectors_per_ring=8, ring_radius_mm=100.0, ring_spacing_mm=4.0, radial_bin_mm=2.0)
+    assert "unsigned integer" in hdr.read_text()
+    assert (tmp_path / "c.s").stat().st_size == counts.size * 2
+    back, _ = read_interfile_sinogram(hdr)
+    assert np.array_equal(back, counts)

@@ -1,4 +1,6 @@
-"""Projection data as STIR-style Interfile: a text header (``.hs``) and raw little-endian float32 (``.s``).
+"""Projection data as STIR-style Interfile: a text header (``.hs``) and raw little-endian data (``.s``).
+
+Counts are stored as 2-byte unsigned integers, anything else as float32.
 
 The layout follows the keys STIR reads for PET projection data: four matrix
 axes (tangential coordinate fastest, then view, then axial coordinate, then
@@ -47,7 +49,11 @@ def write_interfile_sinogram(
     path = Path(path)
     if path.suffix != ".hs":
         raise ValueError(f"Interfile header name must end in .hs, got {path.name}")
-    sino = np.asarray(sinogram, dtype="<f4")
+    sino = np.asarray(sinogram)
+    # Counts (whole numbers below 2^16) are stored as 2-byte unsigned integers: half the disk of float32.
+    as_counts = bool(sino.size) and float(sino.min()) >= 0 and float(sino.max()) < 65536 and np.array_equal(sino, np.round(sino))
+    sino = sino.astype("<u2" if as_counts else "<f4")
+    number_format, n_bytes = ("unsigned integer", 2) if as_counts else ("float", 4)
     seg = np.asarray(sinogram_segment)
     if sino.ndim != 3 or seg.shape != (sino.shape[0],):
         raise ValueError(
@@ -79,8 +85,8 @@ imagedata byte order := LITTLEENDIAN
 !PET STUDY (General) :=
 !PET data type := {data_type}
 applied corrections := {{arc correction}}
-!number format := float
-!number of bytes per pixel := 4
+!number format := {number_format}
+!number of bytes per pixel := {n_bytes}
 number of dimensions := 4
 matrix axis label [4] := segment
 !matrix size [4] := {len(segments)}
@@ -138,7 +144,11 @@ def read_interfile_sinogram(path):
     n_axial = _ints(_key(header, "matrix size [3]"))
     n_views = int(_key(header, "matrix size [2]"))
     n_radial = int(_key(header, "matrix size [1]"))
-    data = np.fromfile(path.parent / _key(header, "name of data file"), dtype="<f4")
+    fmt, n_bytes = _key(header, "number format").lower(), int(_key(header, "number of bytes per pixel"))
+    dtypes = {("float", 4): "<f4", ("unsigned integer", 2): "<u2", ("signed integer", 2): "<i2", ("unsigned integer", 4): "<u4"}
+    if (fmt, n_bytes) not in dtypes:
+        raise ValueError(f"{path.name}: number format {fmt!r} with {n_bytes} bytes is not supported; supported: {sorted(dtypes)}")
+    data = np.fromfile(path.parent / _key(header, "name of data file"), dtype=dtypes[(fmt, n_bytes)]).astype(np.float32)
     expected = sum(n_axial) * n_views * n_radial
     if data.size != expected:
         raise ValueError(f"{path.name}: data file holds {data.size} values, header says {expected}")

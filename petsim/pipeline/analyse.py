@@ -18,6 +18,7 @@ def fit_scan(tac_table, scenario, regions):
     from petsim.modeling import fit_models
 
     an = scenario["analysis"]
+    regions = [r for r in regions if r in tac_table.regions]  # regions without a VOI have no TAC
     results = []
     for w in an["windows"]:
         fits = fit_models(
@@ -58,7 +59,9 @@ def compare_with_truth(estimates: list[dict], truth_rows: list[dict], windows: l
     """
     base_w, task_w = windows[0]["name"], windows[-1]["name"]
     truth = {(r["region"], r["window"]): r for r in truth_rows}
-    est = {(r["region"], r["model"], r["scan"], r["window"]): r.get("BP_ND") for r in estimates}
+    # A fit that did not converge gives no estimate (its number is not to be trusted).
+    est = {(r["region"], r["model"], r["scan"], r["window"]): (r.get("BP_ND") if r.get("converged", True) else None)
+           for r in estimates}
     keys = sorted({(r["region"], r["model"]) for r in estimates})
     rows = []
     for region, model in keys:

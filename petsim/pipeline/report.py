@@ -66,8 +66,11 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
     centre = _centre_of(ph, "amygdala_l")
     figs.append(("Reconstruction next to the truth (last frame)",
                  plot_recon_vs_truth(rd / "recon_vs_truth.png", truth_img, img[..., f], centre=centre,
-                                     title=f"frame {f}: truth (left column) and reconstruction")))
-    regions = list(dict.fromkeys(r["region"] for r in validation))[:8]
+                                     title=f"frame {f}: truth (top) and reconstruction (bottom)")))
+    from petsim.pipeline.analyse import regions_to_report
+
+    regions = [r for r in regions_to_report(scenario, read_tsv(lay.deriv("truth", "bp"))) if r in recon_tacs.regions][:6]
+    regions += [r for r in recon_tacs.regions if r == an["reference"] or r.startswith(an["reference"] + "_")][:1]
     start, end = recon_tacs.frame_start_min, recon_tacs.frame_end_min
     mid = 0.5 * (start + end)
     fits = {}

@@ -18,7 +18,7 @@ from petsim.io.bids import pet_sidecar, write_sidecar
 from petsim.pipeline.analyse import compare_with_truth, estimate_rows, fit_scan, format_table, regions_to_report
 from petsim.pipeline.layout import RunLayout
 from petsim.pipeline.scenario import Scenario, load_scenario, resolve
-from petsim.pipeline.world import World, validate
+from petsim.pipeline.world import World, validate, voi_labels
 
 
 def _log(msg: str, quiet: bool = False):
@@ -105,7 +105,8 @@ def _write_truth(lay: RunLayout, world: World, truth) -> None:
     fr = world.frames
     write_tsv(lay.deriv("truth", "bp"), truth.rows)
     for scan, tacs in truth.noisefree.items():
-        write_tac_table(lay.deriv("noisefree", "tacs", scan), fr.starts_min, fr.ends_min, tacs)
+        scan, _, variant = scan.partition("-")
+        write_tac_table(lay.deriv("noisefree" + variant, "tacs", scan), fr.starts_min, fr.ends_min, tacs)
     ph = world.phantom_recon
     write_nifti(lay.deriv_dir / f"{lay.sub}_dseg.nii.gz", ph.labels.astype(np.int16), ph.grid, dtype=np.int16)
     write_tsv(lay.deriv_dir / f"{lay.sub}_dseg.tsv",
@@ -161,7 +162,9 @@ def reconstruct_stage(out_dir, force: bool = False, quiet: bool = False) -> RunL
         ends = [f.frame_start_min + f.frame_duration_min for f in frames]
         write_nifti(lay.pet(scan), img, world.recon_grid, frame_duration_s=60.0 * frames[0].frame_duration_min)
         write_sidecar(lay.pet(scan, ".json"), _sidecar(sc, starts, ends, dcf, iso))
-        tacs = extract_tacs(img, ph.labels, names_by_id)
+        vois = voi_labels(ph, sc["analysis"]["voi"])
+        present = set(np.unique(vois).tolist())  # a "core" VOI can be empty for a thin structure
+        tacs = extract_tacs(img, vois, {i: n for i, n in names_by_id.items() if i in present})
         write_tac_table(lay.deriv("recon", "tacs", scan), np.array(starts), np.array(ends), tacs)
     lay.mark_done("reconstruct", key, seconds=time.perf_counter() - t0)
     _log(f"reconstruct: done in {time.perf_counter() - t0:.1f} s", quiet)
@@ -203,23 +206,30 @@ def fit_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
     truth_rows = read_tsv(lay.deriv("truth", "bp"))
     regions = regions_to_report(scenario, truth_rows)
     rows = []
+    # The same models on three sets of TACs of each scan: the reconstruction (what a study sees), the
+    # noise-free truth (bias of the model alone), and the noise-free truth without blood volume.
+    sources = (("recon", ""), ("noisefree", "-noisefree"), ("noisefreenovb", "-noisefree-novb"))
     for scan in ("release", "control"):
-        path = lay.deriv("recon", "tacs", scan)
-        if path.is_file():
-            rows += estimate_rows(scan, fit_scan(read_tac_table(path), scenario, regions))
-        nf = lay.deriv("noisefree", "tacs", scan)
-        if nf.is_file():  # the same models on the noise-free truth TACs: bias from the model alone
-            rows += estimate_rows(f"{scan}-noisefree", fit_scan(read_tac_table(nf), scenario, regions))
+        for desc, tag in sources:
+            path = lay.deriv(desc, "tacs", scan)
+            if path.is_file():
+                rows += estimate_rows(scan + tag, fit_scan(read_tac_table(path), scenario, regions))
     write_tsv(lay.deriv("estimates", "bp"), rows)
-    comparison = compare_with_truth([r for r in rows if r["scan"] in ("release", "control")], truth_rows, scenario["analysis"]["windows"])
-    model_only = compare_with_truth(
-        [{**r, "scan": r["scan"].replace("-noisefree", "")} for r in rows if r["scan"].endswith("noisefree")],
-        truth_rows, scenario["analysis"]["windows"])
-    mo = {(r["region"], r["model"]): r for r in model_only}
+    windows = scenario["analysis"]["windows"]
+
+    def compare(tag):
+        chosen = [{**r, "scan": r["scan"][: len(r["scan"]) - len(tag)] if tag else r["scan"]} for r in rows
+                  if (r["scan"].endswith(tag) if tag else r["scan"] in ("release", "control"))]
+        return {(c["region"], c["model"]): c for c in compare_with_truth(chosen, truth_rows, windows)}
+
+    order = {r: i for i, r in enumerate(regions)}
+    comparison = sorted(compare("").values(), key=lambda r: (order.get(r["region"], len(order)), r["model"]))
+    noisefree, novb = compare("-noisefree"), compare("-noisefree-novb")
     for row in comparison:
-        m = mo.get((row["region"], row["model"]))
-        row["bias_percent_noisefree_tacs"] = m["bias_percent"] if m else None
-        row["percent_delta_noisefree_tacs"] = (m.get("percent_delta") if m else None)
+        rm = (row["region"], row["model"])
+        row["bias_percent_noisefree_tacs"] = noisefree[rm]["bias_percent"] if rm in noisefree else None
+        row["bias_percent_no_blood"] = novb[rm]["bias_percent"] if rm in novb else None
+        row["percent_delta_noisefree_tacs"] = noisefree[rm].get("percent_delta") if rm in noisefree else None
     write_tsv(lay.deriv("validation", "bp"), comparison)
     lay.mark_done("fit", key)
     if not quiet:
@@ -229,7 +239,7 @@ def fit_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
 
 def summary_table(comparison: list[dict]) -> str:
     cols = ["region", "model", "true_BP_ND", "BP_ND", "bias_percent", "bias_percent_noisefree_tacs",
-            "true_percent_delta", "percent_delta", "percent_delta_uncorrected"]
+            "bias_percent_no_blood", "true_percent_delta", "percent_delta", "percent_delta_uncorrected"]
     return format_table(comparison, cols, "{:.2f}")
 
 

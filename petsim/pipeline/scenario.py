@@ -41,6 +41,7 @@ SCHEMA: dict = {
     "tracer": {
         "name": ("carfentanil", str, None, "tracer parameter table (petsim/data/<name>.toml)"),
         "isotope": ("C-11", str, ("C-11", "F-18", "O-15"), "radionuclide"),
+        "blood_volume": (True, bool, None, "include the vascular fraction vB in the tissue signal (false: vB = 0 everywhere)"),
     },
     "protocol": {
         "input": ("bolus_plus_infusion", str, ("bolus", "bolus_plus_infusion"), "plasma input"),
@@ -84,7 +85,7 @@ SCHEMA: dict = {
         "beta": (0.5, _NUM, None, "prior strength of MAP (relative difference prior)"),
     },
     "analysis": {
-        "reference": ("occipital_cortex", str, None, "reference region (a region name, or a prefix for both sides)"),
+        "reference": ("occipital_cortex", (str, list), None, "reference region (a region name, or a prefix for both sides)"),
         "models": (["srtm", "logan_ref", "mrtm2"], list, None, "models fitted to every region's TAC"),
         "t_star_min": (20.0, _NUM, None, "t* of the graphical methods in minutes"),
         "windows": (
@@ -95,6 +96,7 @@ SCHEMA: dict = {
         ),
         "control": (True, bool, None, "also simulate the matched no-release scan and judge ΔBP against it"),
         "regions": ([], list, None, "regions to report (default: every region with specific binding)"),
+        "voi": ("labels", str, ("labels", "core"), "VOIs for the TACs: every labelled voxel, or only voxels at least 90% inside the region"),
     },
 }
 
@@ -125,7 +127,7 @@ def _check_value(key: str, value, spec):
             raise ScenarioError(f"{key} must be a number, got {value!r} ({type(value).__name__})")
         value = float(value)
     elif not isinstance(value, types):
-        name = types.__name__ if isinstance(types, type) else "number"
+        name = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
         raise ScenarioError(f"{key} must be of type {name}, got {value!r} ({type(value).__name__})")
     if allowed is not None and value not in allowed:
         raise ScenarioError(f"{key} = {value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")

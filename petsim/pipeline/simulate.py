@@ -27,18 +27,56 @@ def active_regions(phantom) -> list[str]:
     return [r.name for r in phantom.regions]
 
 
-def simulate_kinetics(world: World):
+def subject_tracer(tracer, names, subject: dict | None):
+    """The tracer table of one subject: ``subject = {"k1_scale": f, "bp_nd_scale": {region: g}}``.
+
+    K1 and k2 are scaled together (blood flow changes, V_ND = K1/k2 does not);
+    k3, hence BP_ND = k3/k4, is scaled per region (a region may be a structure
+    name standing for both sides).
+    """
+    if not subject:
+        return tracer
+    unknown = set(subject) - {"k1_scale", "bp_nd_scale"}
+    if unknown:
+        raise ValueError(f"subject overrides {sorted(unknown)} are not known; allowed: k1_scale, bp_nd_scale")
+    k1 = float(subject.get("k1_scale", 1.0))
+    bp_scale = dict(subject.get("bp_nd_scale", {}) or {})
+    for region in bp_scale:
+        expand_regions([region], names, "subject.bp_nd_scale")
+    for name in names:
+        g = bp_scale.get(name, bp_scale.get(name.rsplit("_", 1)[0], 1.0)) if name.endswith(("_l", "_r")) else bp_scale.get(name, 1.0)
+        if k1 == 1.0 and g == 1.0:
+            continue
+        p = tracer.params(name)
+        tracer = tracer.with_changes(regions=[name], K1=p.K1 * k1, k2=p.k2 * k1, k3=p.k3 * float(g))
+    return tracer
+
+
+def simulate_kinetics(world: World, subject: dict | None = None):
     from petsim.kinetics import load_tracer, simulate
 
     sc = world.scenario
     names = active_regions(world.phantom_recon)
-    tracer = load_tracer(sc["tracer"]["name"])
+    tracer = subject_tracer(load_tracer(sc["tracer"]["name"]), names, subject)
+    if not sc["tracer"]["blood_volume"]:
+        tracer = tracer.with_changes(vB=0.0)
     frames = world.frames
     releases = make_releases(sc, names, float(frames.ends_min[-1]))
     return simulate(names, tracer, plasma_input(sc), frames, releases=releases, isotope=sc["tracer"]["isotope"])
 
 
-def truth_of(world: World, res) -> Truth:
+def simulate_kinetics_without_blood(world: World):
+    """The same kinetics with vB = 0: its noise-free TACs isolate the bias that the blood volume causes."""
+    from petsim.kinetics import load_tracer, simulate
+
+    sc = world.scenario
+    names = active_regions(world.phantom_recon)
+    tracer = load_tracer(sc["tracer"]["name"]).with_changes(vB=0.0)
+    releases = make_releases(sc, names, float(world.frames.ends_min[-1]))
+    return simulate(names, tracer, plasma_input(sc), world.frames, releases=releases, isotope=sc["tracer"]["isotope"])
+
+
+def truth_of(world: World, res, with_blood_free: bool = True) -> Truth:
     sc = world.scenario
     rows = []
     for w in sc["analysis"]["windows"]:
@@ -48,6 +86,10 @@ def truth_of(world: World, res) -> Truth:
         "release": {r: res.frame_mean(r) for r in res_regions(res)},
         "control": {r: res.frame_mean(r, control=True) for r in res_regions(res)},
     }
+    if sc["tracer"]["blood_volume"] and with_blood_free:
+        novb = simulate_kinetics_without_blood(world)
+        noisefree["release-novb"] = {r: novb.frame_mean(r) for r in res_regions(novb)}
+        noisefree["control-novb"] = {r: novb.frame_mean(r, control=True) for r in res_regions(novb)}
     return Truth(rows, noisefree, res, getattr(res, "truth_definition", ""))
 
 

@@ -137,6 +137,11 @@ def validate(scenario: Scenario) -> None:
         for i, w in enumerate(scenario["analysis"]["windows"]):
             if w["end_min"] > end + 1e-9:
                 raise ScenarioError(f"analysis.windows[{i}] ({w['name']}) ends at {w['end_min']} min, after the scan end ({end} min)")
+            inside = int(np.sum((fs.starts_min >= w["start_min"] - 1e-9) & (fs.ends_min <= w["end_min"] + 1e-9)))
+            if inside < 4:
+                raise ScenarioError(
+                    f"analysis.windows[{i}] ({w['name']}, {w['start_min']}-{w['end_min']} min) holds {inside} whole "
+                    "frames; the models need at least 4: widen the window or use shorter frames")
     name = scenario["phantom"]["name"]
     if name.endswith((".nii", ".nii.gz")):
         from pathlib import Path
@@ -189,3 +194,25 @@ class World:
         from petsim.isotopes import get_isotope
 
         return get_isotope(self.scenario["tracer"]["isotope"])
+
+
+#: A voxel belongs to a "core" VOI when at least this fraction of it lies in the region.
+CORE_FRACTION = 0.9
+
+
+def voi_labels(phantom, mode: str) -> np.ndarray:
+    """Label image of the VOIs that TACs are extracted from.
+
+    ``labels``: every voxel carries the label of its largest region. ``core``:
+    only voxels whose partial-volume fraction of that region is at least
+    :data:`CORE_FRACTION` (an eroded VOI, free of the grid's own boundary
+    mixing; the scanner's resolution still spills activity in and out).
+    """
+    labels = np.asarray(phantom.labels)
+    if mode == "labels":
+        return labels
+    core = np.zeros_like(labels)
+    for r in phantom.regions:
+        own = labels == r.id
+        core[own & (phantom.fraction(r.name) >= CORE_FRACTION)] = r.id
+    return core
