@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,22 +97,19 @@ def res_regions(res) -> list[str]:
 
 
 def basis_groups(world: World, res):
-    """Group regions whose activity curves agree in both scans: one basis image (and projection) per group.
+    """Group regions whose activity agrees in both scans: one basis image (and projection) per group.
 
-    Returns a list of (region names, frame integrals of the physical activity (2, n_frames) in Bq/mL x min).
+    Returns a list of (region names, frame integrals of the physical activity (2, n_frames) in Bq/mL x min),
+    row 0 for the release scan and row 1 for the control.
     """
-    groups: dict = {}
-    for region in res_regions(res):
-        rel = np.asarray(res.tissue(region), dtype=np.float64)
-        ctl = np.asarray(res.tissue_control(region), dtype=np.float64)
-        if not np.any(rel) and not np.any(ctl):
-            continue  # no activity at all (air-like): nothing to project
-        key = hashlib.sha1(rel.tobytes() + ctl.tobytes()).hexdigest()
-        if key not in groups:
-            integrals = np.stack([res.frame_integral_physical(region), res.frame_integral_physical(region, control=True)])
-            groups[key] = ([], integrals)
-        groups[key][0].append(region)
-    return list(groups.values())
+    from petsim.acquisition import group_identical_kinetics
+
+    names = res_regions(res)
+    both = np.stack([np.concatenate([res.frame_integral_physical(r), res.frame_integral_physical(r, control=True)])
+                     for r in names])
+    _, integrals, group_names = group_identical_kinetics(both, names)
+    n = world.frames.n_frames
+    return [(g, np.stack([w[:n], w[n:]])) for g, w in zip(group_names, integrals)]
 
 
 def simulate_scans(world: World, res, seed: int, sink, progress: bool = True):
