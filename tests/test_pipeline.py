@@ -188,3 +188,17 @@ def _write(tmp_path, raw) -> Path:
     path = tmp_path / "scenario.toml"
     path.write_text(dumps_toml(raw))
     return path
+
+
+@pytest.mark.slow
+def test_static_teaching_scenario_shows_recovery_growing_with_sphere_size(tmp_path):
+    teaching = Path(__file__).parents[1] / "examples" / "teaching_2d.toml"
+    raw = load_scenario(teaching).data
+    raw["recon"] = {**raw["recon"], "shape": [80, 80, 63], "voxel_size_mm": [4.0, 4.0, 2.425]}
+    out = tmp_path / "teach"
+    assert main(["run", str(_write(tmp_path, raw)), "-o", str(out), "-q"]) == 0
+    rows = {r["region"]: r for r in read_tsv(out / "derivatives" / "petsim" / "sub-01" / "sub-01_desc-validation_activity.tsv")}
+    recovery = [rows[f"sphere_{d}mm"]["recovery"] for d in (10, 13, 17, 22, 28, 37)]
+    assert recovery[0] < recovery[2] < recovery[4] < recovery[5] <= 1.05
+    assert abs(rows["background"]["bias_percent"]) < 5.0
+    assert "Recovery" in (out / "report" / "index.html").read_text()

@@ -49,24 +49,30 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
     rd = lay.report_dir
     world = World(scenario)
     an = scenario["analysis"]
-    validation = read_tsv(lay.deriv("validation", "bp"))
     for name, title in (("phantom.png", "Phantom labels"), ("sinogram.png", "A simulated sinogram (prompts)")):
         if (rd / name).is_file():
             figs.append((title, rd / name))
     img, grid = read_nifti(lay.pet("release"))
-    recon_tacs = read_tac_table(lay.deriv("recon", "tacs"))
-    truth_tacs = read_tac_table(lay.deriv("noisefree", "tacs"))
-    # truth activity image of the last frame through the partial-volume fractions of the reconstruction grid
     ph = world.phantom_recon
     f = img.shape[3] - 1
+    if scenario["kind"] == "static":
+        acts = {r["region"]: r["activity_bq_ml"] for r in read_tsv(lay.deriv("truth", "activity"))}
+        level = lambda name: acts.get(name, 0.0)  # noqa: E731
+    else:
+        truth_tacs = read_tac_table(lay.deriv("noisefree", "tacs"))
+        level = lambda name: float(truth_tacs.regions[name][f]) if name in truth_tacs.regions else 0.0  # noqa: E731
+    # the truth of the last frame through the partial-volume fractions of the reconstruction grid
     truth_img = np.zeros(grid.shape, np.float32)
     for r in ph.regions:
-        if r.name in truth_tacs.regions:
-            truth_img += ph.fraction(r.name) * float(truth_tacs.regions[r.name][f])
+        if level(r.name):
+            truth_img += ph.fraction(r.name) * np.float32(level(r.name))
     centre = _centre_of(ph, "amygdala_l")
     figs.append(("Reconstruction next to the truth (last frame)",
                  plot_recon_vs_truth(rd / "recon_vs_truth.png", truth_img, img[..., f], centre=centre,
                                      title=f"frame {f}: truth (top) and reconstruction (bottom)")))
+    if scenario["kind"] == "static":
+        return figs
+    recon_tacs = read_tac_table(lay.deriv("recon", "tacs"))
     from petsim.pipeline.analyse import regions_to_report
 
     regions = [r for r in regions_to_report(scenario, read_tsv(lay.deriv("truth", "bp"))) if r in recon_tacs.regions][:6]
@@ -83,7 +89,7 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
     ref = _reference(recon_tacs, an["reference"])
     figs.append(("Logan reference plots",
                  plot_logan(rd / "logan.png", start, end, {r: recon_tacs.regions[r] for r in regions}, ref, an["t_star_min"])))
-    rows = [r for r in validation if r.get("BP_ND") is not None]
+    rows = [r for r in read_tsv(lay.deriv("validation", "bp")) if r.get("BP_ND") is not None]
     figs.append(("Estimated against true BP_ND",
                  plot_bp_scatter(rd / "bp_scatter.png", [r["true_BP_ND"] for r in rows], [r["BP_ND"] for r in rows],
                                  [r["model"] for r in rows])))
@@ -107,25 +113,42 @@ def _reference(table, ref):
 
 def write_report(lay: RunLayout, scenario) -> Path:
     figs = make_figures(lay, scenario)
-    validation = read_tsv(lay.deriv("validation", "bp"))
-    cols = ["region", "model", "true_BP_ND", "BP_ND", "bias_percent", "bias_percent_noisefree_tacs",
-            "true_percent_delta", "percent_delta", "percent_delta_uncorrected", "percent_delta_noisefree_tacs"]
     sc = scenario.data
+    if sc["kind"] == "static":
+        heading = "Recovery: reconstructed against true activity concentration"
+        validation = read_tsv(lay.deriv("validation", "activity"))
+        cols = ["region", "true_bq_ml", "recon_bq_ml", "recovery", "bias_percent"]
+        explanation = ("<p>The recovery coefficient is the reconstructed mean over the true concentration of each "
+                       "region. Small objects recover less (partial volume); more iterations raise recovery and noise.</p>")
+    else:
+        heading = "True against estimated BP_ND and ΔBP_ND"
+        validation = read_tsv(lay.deriv("validation", "bp"))
+        cols = ["region", "model", "true_BP_ND", "BP_ND", "bias_percent", "bias_percent_noisefree_tacs",
+                "bias_percent_no_blood", "true_percent_delta", "percent_delta", "percent_delta_uncorrected",
+                "percent_delta_noisefree_tacs"]
+        explanation = _EXPLANATION
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>petsim report: "
         + html.escape(sc["name"]) + "</title><style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}"
         "td:first-child,td:nth-child(2){text-align:left}img{max-width:100%}</style></head><body>",
         f"<h1>petsim validation report: {html.escape(sc['name'])}</h1>",
-        f"<p>Tracer {html.escape(sc['tracer']['name'])} ({html.escape(sc['tracer']['isotope'])}), "
-        f"{sc['protocol']['dose_mbq']:g} MBq {html.escape(sc['protocol']['input'].replace('_', ' '))}; scanner "
-        f"{html.escape(sc['scanner']['name'])} ({sc['scanner']['mode']}); reconstruction {html.escape(sc['recon']['algorithm'])} "
-        f"{sc['recon']['iterations']} iterations x {sc['recon']['subsets']} subsets"
-        f"{' after ' + sc['recon']['rebin'].upper() if sc['scanner']['mode'] == '3d' and sc['recon']['rebin'] != 'none' else ''}.</p>",
-        "<h2>True against estimated BP_ND and ΔBP_ND</h2>",
+        (f"<p>Static scan of {sc['static']['duration_min']:g} min; scanner " if sc["kind"] == "static" else
+         f"<p>Tracer {html.escape(sc['tracer']['name'])} ({html.escape(sc['tracer']['isotope'])}), "
+         f"{sc['protocol']['dose_mbq']:g} MBq {html.escape(sc['protocol']['input'].replace('_', ' '))}; scanner ")
+        + f"{html.escape(sc['scanner']['name'])} ({sc['scanner']['mode']}); reconstruction {html.escape(sc['recon']['algorithm'])} "
+        + f"{sc['recon']['iterations']} iterations x {sc['recon']['subsets']} subsets"
+        + f"{' after ' + sc['recon']['rebin'].upper() if sc['scanner']['mode'] == '3d' and sc['recon']['rebin'] != 'none' else ''}.</p>",
+        f"<h2>{heading}</h2>",
         _table_html(validation, cols),
-        _EXPLANATION,
+        explanation,
     ]
+    for score in sorted(lay.report_dir.glob("score_*.tsv")):  # estimates of other tools (petsim score)
+        rows = read_tsv(score)
+        parts.append(f"<h2>Scored estimates: {html.escape(score.stem[len('score_'):])}</h2>")
+        parts.append(_table_html(rows, list(rows[0]) if rows else []))
+        if score.with_suffix(".png").is_file():
+            parts.append(f"<img src='{html.escape(score.with_suffix('.png').name)}' alt='scored estimates'>")
     for title, path in figs:
         parts.append(f"<h2>{html.escape(title)}</h2><img src='{html.escape(path.name)}' alt='{html.escape(title)}'>")
     parts.append("<p>Files: the resolved scenario <code>scenario_resolved.toml</code>; images under <code>sub-*/pet/</code>; "

@@ -39,8 +39,8 @@ def open_run(out_dir, scenario=None) -> tuple[RunLayout, Scenario]:
 
 
 def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
+    from petsim.pipeline import static
     from petsim.pipeline.simulate import simulate_kinetics, simulate_scans, truth_of
-    from petsim.pipeline.sinostore import save_scan
 
     scenario = load_scenario(scenario)
     validate(scenario)
@@ -56,10 +56,14 @@ def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) 
     t0 = time.perf_counter()
     _log(f"phantom {scenario['phantom']['name']} on the reconstruction grid {world.recon_grid.shape} and the simulation grid {world.sim_grid.shape}", quiet)
     ph = world.phantom_recon
-    res = simulate_kinetics(world)
-    truth = truth_of(world, res)
-    _write_truth(lay, world, truth)
-    _log(f"kinetics and truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
+    if scenario["kind"] == "static":
+        res, groups = None, static.basis_groups(world)
+        write_tsv(lay.deriv("truth", "activity"), static.truth_rows(world))
+        _write_labels(lay, ph)
+    else:
+        res, groups = simulate_kinetics(world), None
+        _write_truth(lay, world, truth_of(world, res))
+    _log(f"truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
     from petsim.pipeline.sinostore import ScanWriter
 
     writers, first = {}, {}
@@ -72,7 +76,7 @@ def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) 
             first["prompts"] = frame.prompts
         writers[scan].add(frame)
 
-    scans = simulate_scans(world, res, seed=scenario.seed, sink=sink, progress=not quiet)
+    scans = simulate_scans(world, res, seed=scenario.seed, sink=sink, progress=not quiet, groups=groups)
     for scan in scans:
         meta = writers[scan].close()
         if not quiet:
@@ -81,8 +85,9 @@ def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) 
     from petsim.plot import plot_sinogram
 
     plot_sinogram(lay.report_dir / "sinogram.png", first["prompts"], title=f"prompts, frame {mid}")
-    if hasattr(ph, "plot"):
-        ph.plot(lay.report_dir / "phantom.png")
+    names = ph.region_names
+    centre = "amygdala_l" if "amygdala_l" in names else max(ph.regions, key=lambda r: r.volume_ml).name
+    ph.plot(lay.report_dir / "phantom.png", centre_region=centre)
     lay.mark_done("simulate", key, seconds=time.perf_counter() - t0, scans=list(scans))
     _log(f"simulate: done in {time.perf_counter() - t0:.1f} s -> {lay.root}", quiet)
     return lay
@@ -99,6 +104,13 @@ def _count_table(meta: list) -> str:
     return format_table(rows, list(rows[0]), "{:.4g}")
 
 
+def _write_labels(lay: RunLayout, ph) -> None:
+    write_nifti(lay.deriv_dir / f"{lay.sub}_dseg.nii.gz", ph.labels.astype(np.int16), ph.grid, dtype=np.int16)
+    write_tsv(lay.deriv_dir / f"{lay.sub}_dseg.tsv",
+              [{"index": r.id, "name": r.name, "structure": r.structure, "hemisphere": r.hemisphere, "tissue": r.tissue,
+                "volume_ml": r.volume_ml} for r in ph.regions])
+
+
 def _write_truth(lay: RunLayout, world: World, truth) -> None:
     from petsim.modeling import write_tac_table
 
@@ -108,10 +120,7 @@ def _write_truth(lay: RunLayout, world: World, truth) -> None:
         scan, _, variant = scan.partition("-")
         write_tac_table(lay.deriv("noisefree" + variant, "tacs", scan), fr.starts_min, fr.ends_min, tacs)
     ph = world.phantom_recon
-    write_nifti(lay.deriv_dir / f"{lay.sub}_dseg.nii.gz", ph.labels.astype(np.int16), ph.grid, dtype=np.int16)
-    write_tsv(lay.deriv_dir / f"{lay.sub}_dseg.tsv",
-              [{"index": r.id, "name": r.name, "structure": r.structure, "hemisphere": r.hemisphere, "tissue": r.tissue,
-                "volume_ml": r.volume_ml} for r in ph.regions])
+    _write_labels(lay, ph)
     # Truth maps through the labels: baseline BP_ND and its change in the task window.
     by = {}
     for row in truth.rows:
@@ -165,7 +174,11 @@ def reconstruct_stage(out_dir, force: bool = False, quiet: bool = False) -> RunL
         vois = voi_labels(ph, sc["analysis"]["voi"])
         present = set(np.unique(vois).tolist())  # a "core" VOI can be empty for a thin structure
         tacs = extract_tacs(img, vois, {i: n for i, n in names_by_id.items() if i in present})
-        write_tac_table(lay.deriv("recon", "tacs", scan), np.array(starts), np.array(ends), tacs)
+        if len(frames) > 1:
+            write_tac_table(lay.deriv("recon", "tacs", scan), np.array(starts), np.array(ends), tacs)
+        else:  # a static scan: one row of the same BIDS-PET derivative table
+            write_tsv(lay.deriv("recon", "tacs", scan), [{"frame_start": 60.0 * starts[0], "frame_end": 60.0 * ends[0],
+                                                          **{k: float(v[0]) for k, v in tacs.items()}}])
     lay.mark_done("reconstruct", key, seconds=time.perf_counter() - t0)
     _log(f"reconstruct: done in {time.perf_counter() - t0:.1f} s", quiet)
     return lay
@@ -203,6 +216,16 @@ def fit_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
         _log("fit: reusing earlier estimates (use --force to redo)", quiet)
         return lay
     lay.invalidate_from("fit")
+    if scenario["kind"] == "static":
+        from petsim.pipeline.static import recovery_rows
+
+        recon = read_tsv(lay.deriv("recon", "tacs"))[0]
+        rows = recovery_rows(read_tsv(lay.deriv("truth", "activity")), {k: [v] for k, v in recon.items()})
+        write_tsv(lay.deriv("validation", "activity"), rows)
+        lay.mark_done("fit", key)
+        if not quiet:
+            print(format_table(rows, ["region", "true_bq_ml", "recon_bq_ml", "recovery", "bias_percent"], "{:.3f}"))
+        return lay
     truth_rows = read_tsv(lay.deriv("truth", "bp"))
     regions = regions_to_report(scenario, truth_rows)
     rows = []

@@ -112,7 +112,7 @@ def basis_groups(world: World, res):
     return [(g, np.stack([w[:n], w[n:]])) for g, w in zip(group_names, integrals)]
 
 
-def simulate_scans(world: World, res, seed: int, sink, progress: bool = True):
+def simulate_scans(world: World, res, seed: int, sink, progress: bool = True, groups=None):
     """Simulate the release scan and its matched no-release control from one set of basis projections.
 
     Each frame is handed to ``sink(scan, frame)`` as soon as it is made (bounded memory).
@@ -123,13 +123,14 @@ def simulate_scans(world: World, res, seed: int, sink, progress: bool = True):
     from petsim.acquisition import AcquisitionModel, iter_frames
 
     sc = world.scenario
-    groups = basis_groups(world, res)
+    groups = basis_groups(world, res) if groups is None else groups
     ph = world.phantom_sim
     model = AcquisitionModel(world.scanner, world.layout, world.sim_grid, ph.mu_per_cm, physics_of(sc),
                              world.isotope, progress=progress)
     proj = model.project_basis(_LazyBasis(ph, [names for names, _ in groups]))
     streams = np.random.SeedSequence(seed).spawn(len(SCANS))
-    want = ["release"] + (["control"] if (sc["analysis"]["control"] and sc["releases"]) else [])
+    has_control = groups[0][1].shape[0] > 1 and sc["analysis"]["control"] and sc["releases"]
+    want = ["release"] + (["control"] if has_control else [])
     singles_scale = None
     for i, scan in enumerate(SCANS):
         if scan not in want:

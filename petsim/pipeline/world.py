@@ -46,6 +46,8 @@ def frame_schedule(scenario: Scenario):
     fr = scenario["frames"]
     if scenario["kind"] == "static":
         d = float(scenario["static"]["duration_min"])
+        if d <= 0:
+            raise ScenarioError(f"static.duration_min must be positive, got {d}")
         return FrameSchedule(np.array([0.0]), np.array([d]))
     if fr["durations_min"]:
         return FrameSchedule.from_durations(np.asarray(fr["durations_min"], dtype=float))
@@ -123,6 +125,9 @@ def validate(scenario: Scenario) -> None:
     from petsim.scanner import get_scanner
 
     get_scanner(scenario["scanner"]["name"])
+    frame_schedule(scenario)
+    if scenario["kind"] == "static" and not scenario["static"]["activity_bq_ml"]:
+        raise ScenarioError("static.activity_bq_ml must give the activity of at least one region (Bq/mL)")
     if scenario["kind"] == "dynamic":
         from petsim.kinetics import load_tracer
 
