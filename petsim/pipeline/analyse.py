@@ -13,16 +13,19 @@ import math
 import numpy as np
 
 
-def fit_scan(tac_table, scenario, regions):
-    """Fit every model of the scenario to every region, once per analysis window."""
+def fit_scan(tac_table, scenario, regions, skip_models=()):
+    """Fit every model of the scenario (but ``skip_models``) to every region, once per analysis window."""
     from petsim.modeling import fit_models
 
     an = scenario["analysis"]
+    models = tuple(m for m in an["models"] if m not in skip_models)
+    if not models:
+        return []
     regions = [r for r in regions if r in tac_table.regions]  # regions without a VOI have no TAC
     results = []
     for w in an["windows"]:
         fits = fit_models(
-            tac_table, ref=an["reference"], models=tuple(an["models"]), regions=regions,
+            tac_table, ref=an["reference"], models=models, regions=regions,
             t_star_min=an["t_star_min"], window_min=(w["start_min"], w["end_min"]),
         )
         for fit in fits:

@@ -54,22 +54,30 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
             figs.append((title, rd / name))
     img, grid = read_nifti(lay.pet("release"))
     ph = world.phantom_recon
-    f = img.shape[3] - 1
+    # Late frames averaged (duration-weighted): the last third of the scan, where the binding contrast shows.
+    starts, ends = world.frames.starts_min, world.frames.ends_min
+    late = starts >= starts[0] + (2.0 / 3.0) * (ends[-1] - starts[0]) - 1e-9
+    late[-1] = True
+    weights = np.where(late, ends - starts, 0.0)
+    weights /= weights.sum()
     if scenario["kind"] == "static":
         acts = {r["region"]: r["activity_bq_ml"] for r in read_tsv(lay.deriv("truth", "activity"))}
         level = lambda name: acts.get(name, 0.0)  # noqa: E731
     else:
         truth_tacs = read_tac_table(lay.deriv("noisefree", "tacs"))
-        level = lambda name: float(truth_tacs.regions[name][f]) if name in truth_tacs.regions else 0.0  # noqa: E731
-    # the truth of the last frame through the partial-volume fractions of the reconstruction grid
+        level = lambda name: float(np.dot(weights, truth_tacs.regions[name])) if name in truth_tacs.regions else 0.0  # noqa: E731
+    # the truth through the partial-volume fractions of the reconstruction grid
     truth_img = np.zeros(grid.shape, np.float32)
     for r in ph.regions:
         if level(r.name):
             truth_img += ph.fraction(r.name) * np.float32(level(r.name))
+    recon_late = np.tensordot(img, weights.astype(np.float32), axes=([3], [0]))
     centre = _centre_of(ph, "amygdala_l")
-    figs.append(("Reconstruction next to the truth (last frame)",
-                 plot_recon_vs_truth(rd / "recon_vs_truth.png", truth_img, img[..., f], centre=centre,
-                                     title=f"frame {f}: truth (top) and reconstruction (bottom)")))
+    when = f"{starts[late][0]:g}-{ends[-1]:g} min"
+    figs.append((f"Reconstruction next to the truth ({when})",
+                 plot_recon_vs_truth(rd / "recon_vs_truth.png", truth_img, recon_late, centre=centre,
+                                     voxel_size_mm=grid.voxel_size_mm,
+                                     title=f"{when}: truth (top) and reconstruction (bottom), through the left amygdala")))
     if scenario["kind"] == "static":
         return figs
     recon_tacs = read_tac_table(lay.deriv("recon", "tacs"))
@@ -111,6 +119,32 @@ def _reference(table, ref):
     return np.mean([table.regions[c] for c in cols], axis=0)
 
 
+def _lpntpet_section(lay: RunLayout, scenario) -> list[str]:
+    """Detection of a transient release by lp-ntPET, next to the true timing (release and control scans)."""
+    if scenario["kind"] == "static" or "lpntpet" not in scenario["analysis"]["models"]:
+        return []
+    from petsim.pipeline.world import expand_regions
+
+    rows = [r for r in read_tsv(lay.deriv("estimates", "bp")) if r["model"] == "lpntpet" and r["scan"] in ("release", "control")]
+    names = sorted({r["region"] for r in rows})
+    timing = {}
+    for i, rel in enumerate(scenario["releases"]):
+        for region in expand_regions(rel["regions"], names + list(rel["regions"]), f"releases[{i}].regions"):
+            timing[region] = (rel["onset_min"], rel["peak_min"] if rel["profile"] == "gamma" else None)
+    out = []
+    for r in rows:
+        onset, peak = timing.get(r["region"], (None, None)) if r["scan"] == "release" else (None, None)
+        out.append({"region": r["region"], "scan": r["scan"], "release_detected": bool(r.get("release_detected")),
+                    "p_value": r.get("p_value"), "t_D": r.get("t_D"), "t_P": r.get("t_P"),
+                    "true_onset_min": onset, "true_peak_min": peak})
+    out.sort(key=lambda r: (r["true_onset_min"] is None, r["region"], r["scan"]))
+    cols = ["region", "scan", "release_detected", "p_value", "t_D", "t_P", "true_onset_min", "true_peak_min"]
+    text = ("<p>lp-ntPET (Normandin, Schiffer &amp; Morris, NeuroImage 2012) fitted to every region's TAC; a release "
+            "is detected when its Monte Carlo p-value against MRTM is below 0.05. On the control scan any detection "
+            "is a false positive. t_D and t_P are the estimated start and peak of the response (min).</p>")
+    return ["<h2>Transient release detection (lp-ntPET)</h2>", text, _table_html(out, cols)]
+
+
 def write_report(lay: RunLayout, scenario) -> Path:
     figs = make_figures(lay, scenario)
     sc = scenario.data
@@ -143,6 +177,7 @@ def write_report(lay: RunLayout, scenario) -> Path:
         _table_html(validation, cols),
         explanation,
     ]
+    parts += _lpntpet_section(lay, scenario)
     for score in sorted(lay.report_dir.glob("score_*.tsv")):  # estimates of other tools (petsim score)
         rows = read_tsv(score)
         parts.append(f"<h2>Scored estimates: {html.escape(score.stem[len('score_'):])}</h2>")

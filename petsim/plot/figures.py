@@ -39,17 +39,21 @@ def _slices(vol, centre):
     return vol[:, :, k].T, vol[:, j, :].T, vol[i, :, :].T
 
 
-def plot_recon_vs_truth(path, truth: np.ndarray, recon: np.ndarray, centre=None, title: str = "", units: str = "Bq/mL") -> Path:
-    """Transverse, coronal and sagittal slices of the truth (top) and the reconstruction (bottom)."""
+def plot_recon_vs_truth(path, truth: np.ndarray, recon: np.ndarray, centre=None, title: str = "", units: str = "Bq/mL",
+                        voxel_size_mm=(1.0, 1.0, 1.0)) -> Path:
+    """Transverse, coronal and sagittal slices of the truth (top) and the reconstruction (bottom), drawn to scale."""
     truth, recon = np.asarray(truth), np.asarray(recon)
     if centre is None:
         centre = tuple(s // 2 for s in truth.shape)
+    dx, dy, dz = voxel_size_mm
+    nx, ny, nz = truth.shape
+    extents = ((0, nx * dx, 0, ny * dy), (0, nx * dx, 0, nz * dz), (0, ny * dy, 0, nz * dz))
     vmax = float(np.percentile(truth, 99.9)) * 1.2 or 1.0
     fig, axes = plt.subplots(2, 3, figsize=(11, 7))
     names = ("transverse", "coronal", "sagittal")
     for row, (vol, label) in enumerate(((truth, "truth"), (recon, "reconstruction"))):
         for col, sl in enumerate(_slices(vol, centre)):
-            im = axes[row, col].imshow(sl, origin="lower", cmap="inferno", vmin=0, vmax=vmax)
+            im = axes[row, col].imshow(sl, origin="lower", cmap="inferno", vmin=0, vmax=vmax, extent=extents[col])
             axes[row, col].set_title(f"{label}: {names[col]}")
             axes[row, col].axis("off")
     fig.colorbar(im, ax=axes, shrink=0.6, label=units)
