@@ -1,0 +1,112 @@
+"""PNG figures of a study summary (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from petsim.study.config import StudyConfig
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+    return path
+
+
+def write_figures(out_dir, study: StudyConfig, result: dict) -> list:
+    """accuracy.png (ΔBP_ND estimate vs truth; bias +- SD of BP_ND), trait.png and power.png."""
+    plt = _pyplot()
+    fig_dir = Path(out_dir) / "figures"
+    written = []
+    est = result["estimates"]
+    models = sorted({row["model"] for row in est})
+    regions = sorted({row["region"] for row in est})
+    c0, c1 = study.conditions
+    if est:
+        # Pair the two conditions of each (replicate, subject, region, model).
+        pairs = {}
+        for row in est:
+            key = (row["replicate"], row["subject"], row["region"], row["model"])
+            pairs.setdefault(key, {})[row["condition"]] = row
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+        for model in models:
+            d_est, d_truth = [], []
+            for (_, _, _, m), p in pairs.items():
+                if m == model and c0 in p and c1 in p and p[c0]["converged"] and p[c1]["converged"]:
+                    d_est.append(p[c1]["bp_nd"] - p[c0]["bp_nd"])
+                    d_truth.append(p[c1]["truth_bp_nd"] - p[c0]["truth_bp_nd"])
+            axes[0].scatter(d_truth, d_est, s=8, alpha=0.6, label=model)
+        lims = axes[0].get_xlim()
+        axes[0].plot(lims, lims, "k--", lw=0.8, label="identity")
+        axes[0].set(xlabel="true ΔBP_ND", ylabel="estimated ΔBP_ND",
+                    title=f"ΔBP_ND = BP[{c1}] - BP[{c0}]")
+        axes[0].legend(fontsize=8)
+        acc = [a for a in result["accuracy"] if a["quantity"] == f"BP_ND[{c0}]"]
+        width = 0.8 / max(1, len(models))
+        for k, model in enumerate(models):
+            rows = {a["region"]: a for a in acc if a["model"] == model}
+            x = np.arange(len(regions)) + k * width
+            axes[1].bar(x, [rows.get(r, {}).get("bias", np.nan) for r in regions], width,
+                        yerr=[rows.get(r, {}).get("sd", np.nan) for r in regions], capsize=2, label=model)
+        axes[1].axhline(0, color="k", lw=0.8)
+        axes[1].set_xticks(np.arange(len(regions)) + 0.4 - width / 2, regions, rotation=30, ha="right", fontsize=8)
+        axes[1].set(ylabel="bias ± SD of BP_ND", title=f"BP_ND[{c0}] error")
+        axes[1].legend(fontsize=8)
+        fig.tight_layout()
+        written.append(_save(fig, fig_dir / "accuracy.png"))
+        plt.close(fig)
+
+        region = study.trait.region if study.trait.region in regions else regions[0]
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        for model in models:
+            xs, ys = [], []
+            for (rep, sub, reg, m), p in pairs.items():
+                if reg == region and m == model and c0 in p and c1 in p:
+                    xs.append(p[c0]["trait"])
+                    ys.append(p[c0]["bp_nd"] - p[c1]["bp_nd"])
+            ax.scatter(xs, ys, s=8, alpha=0.6, label=model)
+        det = {(d["region"], d["model"]): d for d in result["detection"]}
+        r_text = ", ".join(f"{m}: r={det[(region, m)]['trait_r_recovered']:.2f}" for m in models
+                           if (region, m) in det and np.isfinite(det[(region, m)]["trait_r_recovered"]))
+        ax.set(xlabel=f"{study.trait.name} (standardised)", ylabel=f"release effect -ΔBP_ND (estimated), {region}",
+               title=f"design r = {study.trait.r:g}; {r_text}")
+        ax.title.set_fontsize(8)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        written.append(_save(fig, fig_dir / "trait.png"))
+        plt.close(fig)
+
+    if result["power"]:
+        region = study.power.region
+        rows = [p for p in result["power"] if p["region"] == region] or result["power"]
+        region = rows[0]["region"]
+        p_models = sorted({p["model"] for p in rows})
+        fig, axes = plt.subplots(1, len(p_models), figsize=(5 * len(p_models), 4.2), squeeze=False)
+        for ax, model in zip(axes[0], p_models):
+            for effect in sorted({p["effect_size"] for p in rows}):
+                pts = sorted((p["n_subjects"], p["power"]) for p in rows
+                             if p["model"] == model and p["effect_size"] == effect)
+                ax.plot([a for a, _ in pts], [b for _, b in pts], "o-", label=f"peak occupancy {effect:g}")
+            ax.axhline(study.alpha, color="grey", ls=":", lw=0.8)
+            ax.axhline(0.8, color="grey", ls="--", lw=0.8)
+            ax.set(xlabel="subjects", ylabel="power (detection rate)", ylim=(-0.02, 1.02),
+                   title=f"{region}, {model}, alpha = {study.alpha:g}")
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        written.append(_save(fig, fig_dir / "power.png"))
+        plt.close(fig)
+    return written

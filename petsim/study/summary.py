@@ -1,0 +1,294 @@
+"""Summarise a study folder: accuracy, detection, trait correlation and power.
+
+Definitions (all per region and model, over converged fits only):
+
+- ΔBP_ND = BP_ND(second condition) - BP_ND(first condition), the sign
+  convention of the kinetics truth: negative when the release lowers binding.
+  Its truth is the same difference of the true values (each condition's truth
+  averaged over its window, see the TAC mode).
+- %ΔBP_ND = 100 ΔBP_ND / BP_ND(first condition), estimate and truth alike.
+- bias = mean(estimate - truth); SD = standard deviation of (estimate - truth)
+  (with between-subject variability this is the spread of the error, not of
+  the estimates); RMSE = sqrt(mean((estimate - truth)^2)).
+- CI coverage: fraction of fits whose interval estimate +- z SE (z for
+  ``ci_level``) holds the truth; for ΔBP_ND the SE is sqrt(SE0^2 + SE1^2).
+  Empty where the model gives no SE.
+- Detection rate: fraction of replicates in which a paired t-test across
+  subjects (scipy.stats.ttest_rel) of BP_ND in the two conditions gives
+  p < alpha. In a control study (no release) it is the false-positive rate.
+  Its interval is the Clopper-Pearson interval over replicates.
+- Trait correlation: per replicate the Pearson r between the subjects' trait
+  and the estimated release effect -ΔBP_ND (so that it compares with the
+  design's r between trait and release magnitude), pooled over replicates by Fisher's z; the single-study
+  interval is tanh(z +- z_crit / sqrt(n - 3)).
+- Power: the detection rate in the power arms, for the first n subjects of
+  each replicate (nested cohorts) at every effect size.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from petsim.study import store
+from petsim.study.config import StudyConfig, study_from_dict
+from petsim.study.tasks import MAIN_ARM
+
+
+class ArmData:
+    """One arm's estimates as arrays of shape (n_replicates, n_subjects).
+
+    Attributes
+    ----------
+    est, se, truth, ok : dict
+        ``[(region, model)][condition]`` -> array; ``ok`` is converged-and-finite.
+    trait : ndarray
+    effect_size : float or None
+    n_failed : int
+        Tasks stored with an error (their subjects are left out, as NaN).
+    """
+
+    def __init__(self, records: list, conditions):
+        good = [r for r in records if r["status"] == "ok"]
+        self.n_failed = len(records) - len(good)
+        self.conditions = tuple(conditions)
+        self.effect_size = records[0]["task"]["effect_size"] if records else None
+        n_rep = 1 + max((r["task"]["replicate"] for r in records), default=-1)
+        n_sub = max((r["task"]["subject_stop"] for r in records), default=0)
+        shape = (n_rep, n_sub)
+        self.shape = shape
+        self.trait = np.full(shape, np.nan)
+        self.est, self.se, self.truth, self.ok = {}, {}, {}, {}
+        for rec, subj in ((rec, subj) for rec in good for subj in rec["result"]["subjects"]):
+            i, j = rec["task"]["replicate"], subj["subject"]["index"]
+            self.trait[i, j] = subj["subject"]["trait"]
+            for row in subj["rows"]:
+                key = (row["region"], row["model"])
+                if key not in self.est:
+                    for d in (self.est, self.se, self.truth):
+                        d[key] = {c: np.full(shape, np.nan) for c in self.conditions}
+                    self.ok[key] = {c: np.zeros(shape, bool) for c in self.conditions}
+                c = row["condition"]
+                bp = row["bp_nd"]
+                self.est[key][c][i, j] = np.nan if bp is None else bp
+                self.se[key][c][i, j] = np.nan if row["bp_nd_se"] is None else row["bp_nd_se"]
+                self.truth[key][c][i, j] = row["truth_bp_nd"]
+                self.ok[key][c][i, j] = bool(row["converged"]) and bp is not None and math.isfinite(bp)
+
+    @property
+    def keys(self):
+        return sorted(self.est)
+
+    def percent_delta(self, key):
+        """(estimate, truth, se=NaN, ok) of %ΔBP_ND = 100 (BP(c1) - BP(c0)) / BP(c0)."""
+        c0, c1 = self.conditions
+        e, t = self.est[key], self.truth[key]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = 100.0 * (e[c1] - e[c0]) / e[c0]
+            truth = 100.0 * (t[c1] - t[c0]) / t[c0]
+        ok = self.ok[key][c0] & self.ok[key][c1] & np.isfinite(est) & np.isfinite(truth)
+        return est, truth, np.full(est.shape, np.nan), ok
+
+    def delta(self, key):
+        """(estimate, truth, se, ok) of ΔBP_ND = BP(c1) - BP(c0)."""
+        c0, c1 = self.conditions
+        e, t, s, o = self.est[key], self.truth[key], self.se[key], self.ok[key]
+        return (e[c1] - e[c0], t[c1] - t[c0], np.sqrt(s[c0] ** 2 + s[c1] ** 2), o[c0] & o[c1])
+
+
+def _accuracy(est, truth, se, ok, z_crit) -> dict:
+    err = (est - truth)[ok]
+    n = err.size
+    out = {"n": n, "truth_mean": float(np.mean(truth[ok])) if n else np.nan,
+           "estimate_mean": float(np.mean(est[ok])) if n else np.nan,
+           "bias": float(np.mean(err)) if n else np.nan,
+           "sd": float(np.std(err, ddof=1)) if n > 1 else np.nan,
+           "rmse": float(np.sqrt(np.mean(err**2))) if n else np.nan}
+    t_mean = out["truth_mean"]
+    out["bias_pct"] = 100.0 * out["bias"] / t_mean if n and abs(t_mean) > 1e-12 else np.nan
+    has_se = ok & np.isfinite(se)
+    if has_se.any():
+        out["ci_coverage"] = float(np.mean(np.abs(est - truth)[has_se] <= z_crit * se[has_se]))
+    else:
+        out["ci_coverage"] = np.nan
+    return out
+
+
+# ttest_rel(e0, e1) tests the mean of e0 - e1 = -ΔBP_ND.
+_SCIPY_SIDE = {"two-sided": "two-sided", "decrease": "greater", "increase": "less"}
+
+
+def paired_detections(e0, e1, ok, alpha, alternative, n_first=None) -> np.ndarray:
+    """Per replicate: 1.0 if the paired t-test of e0 vs e1 across subjects gives p < alpha, else 0.0.
+
+    ``alternative``: "two-sided"; "decrease" tests BP(c1) < BP(c0) (a release
+    lowers BP); "increase" the opposite.
+    Replicates with fewer than 2 valid pairs give NaN.
+    """
+    n_rep = e0.shape[0]
+    cols = slice(None) if n_first is None else slice(0, n_first)
+    out = np.full(n_rep, np.nan)
+    for r in range(n_rep):  # one test per replicate: a few hundred at most
+        m = ok[r, cols]
+        if m.sum() < 2:
+            continue
+        d = e0[r, cols][m] - e1[r, cols][m]
+        if np.all(d == d[0]):  # zero variance: the t statistic is undefined
+            out[r] = 0.0
+            continue
+        p = stats.ttest_rel(e0[r, cols][m], e1[r, cols][m], alternative=_SCIPY_SIDE[alternative]).pvalue
+        out[r] = float(p < alpha)
+    return out
+
+
+def _rate_with_ci(hits: np.ndarray, level: float):
+    valid = hits[np.isfinite(hits)]
+    n, k = valid.size, int(valid.sum())
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
+    return k / n, float(ci.low), float(ci.high), n
+
+
+def _pearson(x, y):
+    if x.size < 3 or np.std(x) == 0 or np.std(y) == 0:
+        return np.nan, np.nan
+    res = stats.pearsonr(x, y)
+    return float(res.statistic), float(res.pvalue)
+
+
+def _trait(arm: ArmData, key, study: StudyConfig, z_crit) -> dict:
+    d_est, d_truth, _, ok = arm.delta(key)
+    r_est, r_truth, sig, ns = [], [], [], []
+    for rep in range(arm.shape[0]):
+        m = ok[rep] & np.isfinite(arm.trait[rep])
+        # release effect = -ΔBP_ND: positive when the release lowers binding
+        r, p = _pearson(arm.trait[rep][m], -d_est[rep][m])
+        rt, _ = _pearson(arm.trait[rep][m], -d_truth[rep][m])
+        if np.isfinite(r):
+            r_est.append(r)
+            sig.append(p < study.alpha)
+            ns.append(int(m.sum()))
+        if np.isfinite(rt):
+            r_truth.append(rt)
+    out = {"trait_r_design": study.trait.r, "trait_r_truth": np.nan, "trait_r_recovered": np.nan,
+           "trait_r_ci_low": np.nan, "trait_r_ci_high": np.nan, "trait_r_pooled_ci_low": np.nan,
+           "trait_r_pooled_ci_high": np.nan, "trait_r_significant_rate": np.nan}
+    if r_truth:
+        out["trait_r_truth"] = float(np.tanh(np.mean(np.arctanh(np.clip(r_truth, -0.999999, 0.999999)))))
+    if r_est and min(ns) > 3:
+        z = np.arctanh(np.clip(r_est, -0.999999, 0.999999))
+        zbar = float(np.mean(z))
+        n_typ = float(np.median(ns))
+        half = z_crit / math.sqrt(n_typ - 3)
+        pooled = z_crit / math.sqrt(np.sum(np.asarray(ns) - 3))
+        out.update({"trait_r_recovered": math.tanh(zbar), "trait_r_ci_low": math.tanh(zbar - half),
+                    "trait_r_ci_high": math.tanh(zbar + half), "trait_r_pooled_ci_low": math.tanh(zbar - pooled),
+                    "trait_r_pooled_ci_high": math.tanh(zbar + pooled),
+                    "trait_r_significant_rate": float(np.mean(sig))})
+    return out
+
+
+def summarise(out_dir, study: StudyConfig | None = None) -> dict:
+    """Compute every summary table of a study folder.
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (rows per region, model, quantity), ``detection`` (rows per
+        region, model), ``power`` (rows per region, model, effect size, n),
+        ``estimates`` (every fit) and ``n_failed`` (subject replicates lost to failed tasks).
+    """
+    study = study or study_from_dict(store.read_study(out_dir))
+    z_crit = float(stats.norm.ppf(0.5 + study.ci_level / 2))
+    records = store.read_records(out_dir)
+    by_arm = {}
+    for rec in records:
+        by_arm.setdefault(rec["task"]["arm"], []).append(rec)
+    c0, c1 = study.conditions
+    accuracy, detection, power, estimates = [], [], [], []
+    n_failed = sum(r["task"]["subject_stop"] - r["task"]["subject_start"] for r in records if r["status"] != "ok")
+    main = ArmData(by_arm.get(MAIN_ARM, []), study.conditions)
+    for rec in by_arm.get(MAIN_ARM, []):
+        if rec["status"] == "ok":
+            for subj in rec["result"]["subjects"]:
+                for row in subj["rows"]:
+                    estimates.append({"replicate": rec["task"]["replicate"], "subject": subj["subject"]["index"],
+                                      "trait": subj["subject"]["trait"], **row})
+    for key in main.keys:
+        region, model = key
+        for c in study.conditions:
+            acc = _accuracy(main.est[key][c], main.truth[key][c], main.se[key][c], main.ok[key][c], z_crit)
+            accuracy.append({"region": region, "model": model, "quantity": f"BP_ND[{c}]", **acc})
+        acc = _accuracy(*main.delta(key), z_crit)
+        accuracy.append({"region": region, "model": model, "quantity": "delta_BP_ND", **acc})
+        acc = _accuracy(*main.percent_delta(key), z_crit)
+        accuracy.append({"region": region, "model": model, "quantity": "percent_delta_BP_ND", **acc})
+        hits = paired_detections(main.est[key][c0], main.est[key][c1], main.ok[key][c0] & main.ok[key][c1],
+                                 study.alpha, study.alternative)
+        rate, lo, hi, n = _rate_with_ci(hits, study.ci_level)
+        truth_delta = main.delta(key)[1]
+        release = bool(np.nanmax(np.abs(truth_delta)) > 1e-9) if np.isfinite(truth_delta).any() else False
+        detection.append({"region": region, "model": model,
+                          "kind": "detection_rate" if release else "false_positive_rate",
+                          "rate": rate, "ci_low": lo, "ci_high": hi, "n_replicates": n, "alpha": study.alpha,
+                          "n_subjects": study.n_subjects, **_trait(main, key, study, z_crit)})
+    for arm_name in sorted(a for a in by_arm if a != MAIN_ARM):
+        arm = ArmData(by_arm[arm_name], study.conditions)
+        for key in arm.keys:
+            d_truth = arm.delta(key)[1]
+            for n in study.power.n_subjects:
+                hits = paired_detections(arm.est[key][c0], arm.est[key][c1], arm.ok[key][c0] & arm.ok[key][c1],
+                                         study.alpha, study.alternative, n_first=n)
+                rate, lo, hi, n_rep = _rate_with_ci(hits, study.ci_level)
+                power.append({"region": key[0], "model": key[1], "effect_size": arm.effect_size,
+                              "true_delta_bp_nd": float(np.nanmean(d_truth[:, :n])), "n_subjects": n,
+                              "power": rate, "ci_low": lo, "ci_high": hi, "n_replicates": n_rep})
+    return {"accuracy": accuracy, "detection": detection, "power": power, "estimates": estimates,
+            "n_failed": n_failed}
+
+
+def _fmt(v):
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, (float, np.floating)):
+        return "n/a" if not np.isfinite(v) else f"{float(v):.6g}"
+    return str(v)
+
+
+def write_tsv(path, rows: list) -> None:
+    """Rows (dicts with the same keys) as a TSV with a header line, written atomically."""
+    if not rows:
+        store.atomic_write_text(Path(path), "")
+        return
+    cols = list(dict.fromkeys(c for r in rows for c in r))  # union of keys, in first-seen order
+    lines = ["\t".join(cols)] + ["\t".join(_fmt(r.get(c)) for c in cols) for r in rows]
+    store.atomic_write_text(Path(path), "\n".join(lines) + "\n")
+
+
+def write_summary(out_dir, figures: bool = True) -> dict:
+    """Summarise ``out_dir`` and write summary.tsv, detection.tsv, power.tsv, estimates.tsv and PNGs.
+
+    Returns the dict of :func:`summarise` plus ``files`` (paths written).
+    """
+    out_dir = Path(out_dir)
+    study = study_from_dict(store.read_study(out_dir))
+    result = summarise(out_dir, study)
+    files = []
+    for name in ("accuracy", "detection", "power", "estimates"):
+        fname = "summary.tsv" if name == "accuracy" else f"{name}.tsv"
+        if name == "power" and not result["power"]:
+            continue
+        write_tsv(out_dir / fname, result[name])
+        files.append(out_dir / fname)
+    if figures:
+        from petsim.study.figures import write_figures
+
+        files += write_figures(out_dir, study, result)
+    result["files"] = files
+    return result

@@ -1,0 +1,286 @@
+"""The fast TAC-level replicate: regional TACs with a count-statistics noise model.
+
+This mode skips phantom, scanner and reconstruction. For each scan it
+
+1. simulates noise-free, decay-corrected, frame-averaged regional TACs with
+   :func:`petsim.kinetics.simulate` for the subject's parameters;
+2. adds Gaussian noise with the TAC-level model used in kinetic-modelling
+   simulation papers (see docs/kinetics reference):
+   ``var_i = S^2 C(t_i) exp(lambda t_i) / dt_i`` (C decay-corrected, t_i the
+   frame mid-time, dt_i its duration, lambda the C-11 decay constant), where
+   the scale S is set once per scan so that the reference region's frames have
+   an RMS coefficient of variation equal to ``noise_cov``;
+3. fits the study's reference-tissue models with :func:`petsim.modeling.fit_models`.
+
+It is a model of noise, not a simulation of it: it ignores region size,
+partial volume, reconstruction bias and noise correlations between regions.
+Use it for many replicates (false-positive rates, power curves); use the
+"image" mode to validate it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from petsim.study import seeds
+from petsim.study.cohort import Subject, draw_subject
+from petsim.study.config import StudyConfig
+from petsim.study.scenario_tac import (
+    isotope_name,
+    make_frames,
+    make_input,
+    make_releases,
+    release_specs,
+    tracer_name,
+)
+from petsim.study.tasks import Task
+
+# Noise-free simulations are cached per worker process: subjects without
+# between-subject variability (and control scans) share them.
+_CACHE_SIZE = 256
+_noise_free_cache: OrderedDict = OrderedDict()
+_setup_cache: dict = {}
+_cache_lock = threading.Lock()  # workers may run several tasks in threads of one process
+
+
+def subject_tracer(base, regions, k1_scale: float = 1.0, bp_scale: dict | None = None):
+    """A copy of a tracer table with one subject's K1 and BP_ND factors applied.
+
+    Parameters
+    ----------
+    base : petsim.kinetics.Tracer
+        The population table (``load_tracer``).
+    regions : sequence of str
+        Regions the copy must know (the simulated ones).
+    k1_scale : float
+        Factor on K1 in every region (k2 kept, so V_ND scales alike everywhere).
+    bp_scale : dict, optional
+        Region -> factor on k3, hence on BP_ND = k3/k4.
+
+    Returns
+    -------
+    petsim.kinetics.Tracer
+        With one row per region (a row named by region overrides its structure).
+    """
+    from petsim.kinetics import Tracer
+
+    bp_scale = bp_scale or {}
+    rows = {}
+    for region in regions:
+        p = base.params(region)
+        rows[region] = dataclasses.replace(p, K1=p.K1 * k1_scale, k3=p.k3 * bp_scale.get(region, 1.0))
+    return Tracer(base.name, base.isotope, rows, base.reference_region, kd_app_nm=base.kd_app_nm,
+                  specific_activity_gbq_per_umol=base.specific_activity_gbq_per_umol)
+
+
+def _setup(study: StudyConfig):
+    """Per-process objects that depend only on the study (input, frames, tracer)."""
+    key = study.fingerprint()
+    with _cache_lock:
+        setup = _setup_cache.get(key)
+    if setup is None:
+        from petsim.isotopes import get_isotope
+        from petsim.kinetics import load_tracer
+
+        tracer = load_tracer(tracer_name(study.scenario))
+        setup = {
+            "tracer": tracer,
+            "input": make_input(study.scenario),
+            "frames": make_frames(study.scenario),
+            "specs": release_specs(study.scenario),
+            "ref_regions": _ref_regions(study.ref, tracer),
+            "isotope": isotope_name(study.scenario),
+            "decay_per_min": get_isotope(isotope_name(study.scenario)).decay_constant_per_min,
+        }
+        with _cache_lock:
+            if len(_setup_cache) >= 4:  # a worker rarely serves more than one study at a time
+                _setup_cache.clear()
+            _setup_cache[key] = setup
+    return setup
+
+
+def _ref_regions(ref, tracer) -> list:
+    """Concrete region names for the reference: a name the table knows, or its _l/_r pair."""
+    names = [ref] if isinstance(ref, str) else list(ref)
+    out = []
+    for name in names:
+        try:
+            tracer.params(name)
+            out.append(name)
+        except KeyError:
+            pair = [f"{name}_l", f"{name}_r"]
+            for side in pair:
+                tracer.params(side)  # KeyError names the known regions
+            out += pair
+    return out
+
+
+def _truth_window(study: StudyConfig, frames, specs) -> tuple:
+    if study.truth_window_min is not None:
+        return study.truth_window_min
+    if study.window_min is not None:
+        return study.window_min
+    end = float(np.asarray(frames.ends_min)[-1])
+    onset = min((s["onset_min"] for s in specs), default=0.0)
+    return (onset, end)
+
+
+def _noise_free(study, setup, subject: Subject, releases_key, releases, regions, windows):
+    """Noise-free frame TACs with and without release, and truth rows per window; cached per process.
+
+    Returns
+    -------
+    (tacs_release, tacs_control, truth) with tacs dict region -> (n_frames,)
+    and truth dict window -> region -> truth row of ``KineticsResult.truth_table``.
+    """
+    key = (study.fingerprint(), subject.k1_scale, tuple(sorted(subject.bp_scale.items())), releases_key)
+    with _cache_lock:
+        hit = _noise_free_cache.get(key)
+        if hit is not None:
+            _noise_free_cache.move_to_end(key)
+            return hit
+    from petsim.kinetics import simulate
+
+    tracer = subject_tracer(setup["tracer"], regions, subject.k1_scale, subject.bp_scale)
+    res = simulate(list(regions), tracer, setup["input"], setup["frames"], releases=tuple(releases),
+                   isotope=setup["isotope"])
+    rel = res.frame_means()
+    ctrl = res.frame_means(control=True)
+    tacs_release = {r: rel[i] for i, r in enumerate(res.region_names)}
+    tacs_control = {r: ctrl[i] for i, r in enumerate(res.region_names)}
+    truth = {w: {row["region"]: row for row in res.truth_table(window_min=w)} for w in windows}
+    with _cache_lock:
+        _noise_free_cache[key] = (tacs_release, tacs_control, truth)
+        if len(_noise_free_cache) > _CACHE_SIZE:
+            _noise_free_cache.popitem(last=False)
+    return tacs_release, tacs_control, truth
+
+
+def add_tac_noise(tacs: dict, frames, decay_per_min: float, noise_cov: float, ref_regions, rng) -> dict:
+    """Add TAC-level Gaussian noise ``var_i = S^2 C_i exp(lambda t_i) / dt_i``.
+
+    Parameters
+    ----------
+    tacs : dict
+        Region -> noise-free decay-corrected frame means (Bq/mL).
+    frames : FrameSchedule
+    decay_per_min : float
+        Decay constant lambda (1/min).
+    noise_cov : float
+        Target RMS coefficient of variation of the reference region's frames
+        (frames below 1 % of its peak are left out of the RMS).
+    ref_regions : list of str
+        The reference region(s); S is set from their mean TAC.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict
+        Region -> noisy TAC; regions drawn in sorted order so results do not
+        depend on dict order.
+    """
+    if noise_cov == 0:
+        return {r: v.copy() for r, v in tacs.items()}
+    mid = np.asarray(frames.mid_min, dtype=float)
+    dt = np.asarray(frames.durations_min, dtype=float)
+    growth = np.exp(decay_per_min * mid) / dt  # exp(lambda t_i) / dt_i
+    c_ref = np.mean([tacs[r] for r in ref_regions], axis=0)
+    use = c_ref > 0.01 * c_ref.max()
+    # RMS COV over frames: mean_i(S^2 growth_i / C_i) = cov^2.
+    s2 = noise_cov**2 / np.mean(growth[use] / c_ref[use])
+    names = sorted(tacs)
+    z = rng.standard_normal((len(names), mid.size))
+    return {name: tacs[name] + np.sqrt(s2 * np.clip(tacs[name], 0.0, None) * growth) * z[i]
+            for i, name in enumerate(names)}
+
+
+class _FailedFit:
+    """Stands in for a FitResult when a model raised: a non-converged fit that says why."""
+
+    def __init__(self, region, model, error):
+        self.region, self.model, self.bp_nd, self.se, self.converged = region, model, float("nan"), {}, False
+        self.message = error
+
+
+def _fit(study: StudyConfig, frames, tacs, ref_regions, window):
+    """Fit each model separately, so that one model's failure costs only its own rows."""
+    from petsim.modeling import TacTable, fit_models
+
+    table = TacTable(np.asarray(frames.starts_min, float), np.asarray(frames.ends_min, float), tacs)
+    kwargs = {"ref": ref_regions if len(ref_regions) > 1 else ref_regions[0], "regions": list(study.regions),
+              "window_min": window}
+    if study.t_star_min is not None:
+        kwargs["t_star_min"] = study.t_star_min
+    fits = []
+    for model in study.models:
+        try:
+            fits += [f for f in fit_models(table, models=(model,), **kwargs) if f.model == model]
+        except (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError) as err:
+            fits += [_FailedFit(region, model, f"{type(err).__name__}: {err}") for region in study.regions]
+    return fits
+
+
+def _se_of_bp(fit):
+    se = getattr(fit, "se", None) or {}
+    for key in ("bp_nd", "BP_ND", "bp"):
+        if key in se and se[key] is not None and np.isfinite(se[key]):
+            return float(se[key])
+    return None
+
+
+def run_tac_subject(study: StudyConfig, task: Task, subject_index: int) -> dict:
+    """Simulate and fit every condition of one subject in one replicate.
+
+    Returns
+    -------
+    dict
+        ``subject`` (its parameters and trait) and ``rows``: one per condition,
+        region and model with ``bp_nd`` (estimate), ``bp_nd_se`` (or None),
+        ``converged`` and ``truth_bp_nd``.
+    """
+    setup = _setup(study)
+    frames = setup["frames"]
+    ref_regions = setup["ref_regions"]
+    release_regions = [r for spec in setup["specs"] for r in spec["regions"]]
+    # Release regions must be simulated too (kinetics checks it), even if not analysed.
+    regions = list(dict.fromkeys(list(study.regions) + ref_regions + release_regions))
+    subject = draw_subject(study, subject_index, task.replicate, task.seed_arm)
+    with_release = not task.control
+    rel_key = (with_release, subject.release_scale if with_release else 0.0, task.effect_size)
+    releases = make_releases(setup["specs"], subject.release_scale, task.effect_size) if with_release else []
+    c0, c1 = study.conditions
+    rows = []
+
+    def noisy(condition_index, tacs):
+        rng = seeds.generator(study.seed, seeds.STREAM_NOISE, task.seed_arm, task.replicate, subject_index,
+                              condition_index)
+        return add_tac_noise(tacs, frames, setup["decay_per_min"], study.noise_cov, ref_regions, rng)
+
+    def collect(condition, fits, truth_rows, truth_key):
+        for fit in fits:
+            bp = float(fit.bp_nd) if fit.bp_nd is not None else float("nan")
+            rows.append({"condition": condition, "region": fit.region, "model": fit.model, "bp_nd": bp,
+                         "bp_nd_se": _se_of_bp(fit), "converged": bool(fit.converged) and bool(np.isfinite(bp)),
+                         "truth_bp_nd": float(truth_rows[fit.region][truth_key])})
+            if not rows[-1]["converged"] and getattr(fit, "message", ""):
+                rows[-1]["message"] = str(fit.message)
+
+    if study.design == "two_scans":
+        # The control scan is the same subject without release (kinetics gives both from one solve).
+        window = _truth_window(study, frames, setup["specs"])
+        tacs1, tacs0, truth = _noise_free(study, setup, subject, rel_key, releases, regions, (window,))
+        collect(c0, _fit(study, frames, noisy(0, tacs0), ref_regions, study.window_min), truth[window],
+                "bp_nd_control")
+        collect(c1, _fit(study, frames, noisy(1, tacs1), ref_regions, study.window_min), truth[window],
+                "bp_nd_release")
+    else:  # two_windows: one scan, a baseline window and a release window
+        windows = (study.baseline_window_min, study.release_window_min)
+        tacs, _, truth = _noise_free(study, setup, subject, rel_key, releases, regions, windows)
+        scan = noisy(0, tacs)
+        collect(c0, _fit(study, frames, scan, ref_regions, windows[0]), truth[windows[0]], "bp_nd_release")
+        collect(c1, _fit(study, frames, scan, ref_regions, windows[1]), truth[windows[1]], "bp_nd_release")
+    return {"subject": subject.to_dict(), "rows": rows}

@@ -1,0 +1,216 @@
+"""petsim.study in the fast TAC-level mode: real kinetics and modelling on Dask.
+
+Checks: the noise model against its formula; 1 worker == 2 workers bit for
+bit; a killed worker process loses no replicate; a control study's
+false-positive rate is near alpha; the two-window truth against the tracer
+table; the command line end to end.
+"""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from scipy import stats
+
+pytest.importorskip("dask.distributed")
+pytest.importorskip("petsim.kinetics")
+pytest.importorskip("petsim.modeling")
+
+from petsim.study import load_study, run_study, study_tasks, summarise  # noqa: E402
+from petsim.study import store  # noqa: E402
+from petsim.study.cohort import draw_subject  # noqa: E402
+from petsim.study.tac_mode import add_tac_noise, run_tac_subject  # noqa: E402
+
+SCENARIO = {
+    "protocol": {"input": "bolus"},
+    "releases": [{"profile": "gamma", "regions": ["amygdala_l"], "onset_min": 35.0, "peak_min": 40.0,
+                  "magnitude": 0.15}],
+}
+
+
+def tac_study(**study):
+    base = {"n_replicates": 2, "n_subjects": 3, "seed": 5, "mode": "tac", "models": ["srtm", "logan_ref"],
+            "regions": ["amygdala_l", "thalamus_medial"], "t_star_min": 20.0, "noise_cov": 0.05,
+            "variability": {"bp_nd_log_sd": 0.1, "k1_log_sd": 0.1, "release_log_sd": 0.3},
+            "trait": {"r": 0.5, "region": "amygdala_l"}}
+    base.update(study)
+    return load_study({"scenario": SCENARIO, "study": base})
+
+
+def _records(out_dir):
+    return [(r["task"], r["status"], r["result"]) for r in store.read_records(out_dir)]
+
+
+def test_noise_model_matches_its_formula():
+    from petsim.frames import get_schedule
+    from petsim.isotopes import get_isotope
+
+    frames = get_schedule("hsu2013")
+    lam = get_isotope("C-11").decay_constant_per_min
+    t = frames.mid_min
+    ref = 5000.0 * (1 - np.exp(-t / 3.0)) * np.exp(-t / 60.0) + 100.0
+    tgt = 2.0 * ref
+    rng = np.random.default_rng(0)
+    n = 4000
+    draws = np.array([add_tac_noise({"ref": ref, "tgt": tgt}, frames, lam, 0.05, ["ref"], rng)["tgt"]
+                      for _ in range(n)])
+    # var_i = S^2 C_i exp(lambda t_i) / dt_i with S fixed by RMS COV(ref) = 0.05 (computed here by hand)
+    growth = np.exp(lam * t) / frames.durations_min
+    s2 = 0.05**2 / np.mean(growth / ref)
+    var = s2 * tgt * growth
+    assert np.allclose(draws.mean(0), tgt, atol=5 * np.sqrt(var / n).max())
+    ratio = draws.var(0, ddof=1) / var
+    assert np.all(np.abs(ratio - 1) < 6 * np.sqrt(2 / n))  # chi-square spread of a sample variance
+    # the reference region's RMS COV is the target
+    cov_ref = np.sqrt(s2 * ref * growth) / ref
+    assert np.isclose(np.sqrt(np.mean(cov_ref**2)), 0.05)
+    assert add_tac_noise({"ref": ref}, frames, lam, 0.0, ["ref"], rng)["ref"] is not ref
+
+
+def test_two_workers_give_the_same_results_as_one(tmp_path):
+    study = tac_study()
+    one = run_study(study, tmp_path / "one", workers=1, processes=False, progress=False)
+    two = run_study(study, tmp_path / "two", workers=2, processes=False, progress=False)
+    assert one.n_ok == two.n_ok == 2 and one.n_failed == two.n_failed == 0
+    assert _records(tmp_path / "one") == _records(tmp_path / "two")
+    res = summarise(tmp_path / "two")
+    assert {(d["region"], d["model"]) for d in res["detection"]} == {
+        (r, m) for r in ("amygdala_l", "thalamus_medial") for m in ("srtm", "logan_ref")}
+    # Truth of the release scan in the release region is below the control's; elsewhere equal.
+    for row in res["estimates"]:
+        assert np.isfinite(row["bp_nd"]) and row["converged"]
+    d = {(a["region"], a["model"], a["quantity"]): a for a in res["accuracy"]}
+    assert d[("amygdala_l", "srtm", "delta_BP_ND")]["truth_mean"] < -0.05
+    assert d[("thalamus_medial", "srtm", "delta_BP_ND")]["truth_mean"] == 0.0
+
+
+@pytest.mark.slow
+def test_killing_a_worker_loses_no_replicate(tmp_path):
+    study = tac_study(n_replicates=4, n_subjects=2, subjects_per_task=1, models=["logan_ref"])
+    killed = []
+
+    def kill_one_worker(n_stored, client):
+        if n_stored == 2 and not killed:
+            pids = client.run(os.getpid)  # worker address -> pid of the worker process we started
+            address, pid = sorted(pids.items())[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(address)
+
+    report = run_study(study, tmp_path, workers=2, threads=1, processes=True, progress=False,
+                       on_stored=kill_one_worker)
+    assert killed, "the test did not kill a worker"
+    assert (report.n_ok, report.n_failed) == (8, 0)
+    recs = store.read_records(tmp_path)
+    assert len(recs) == 8 and all(r["status"] == "ok" for r in recs)
+    # ... and every stored replicate equals the same task computed directly in this process.
+    tasks = {(t.replicate, t.subject_start): t for t in study_tasks(study)}
+    for rec in recs[::3]:
+        task = tasks[(rec["task"]["replicate"], rec["task"]["subject_start"])]
+        assert rec["result"]["subjects"] == [run_tac_subject(study, task, task.subject_start)]
+
+
+@pytest.mark.slow
+def test_control_study_false_positive_rate_is_near_alpha(tmp_path):
+    # TAC-level mode: 300 control studies of 8 subjects, no release in either scan.
+    study = tac_study(n_replicates=300, n_subjects=8, control_study=True, models=["logan_ref"],
+                      regions=["amygdala_l"], variability={}, seed=123)
+    run_study(study, tmp_path, workers=2, processes=False, progress=False)
+    det = summarise(tmp_path)["detection"][0]
+    assert det["kind"] == "false_positive_rate" and det["n_replicates"] == 300
+    # Under the null the number of rejections is Binomial(300, 0.05): accept the central 99.9 %.
+    lo, hi = stats.binom.ppf([0.0005, 0.9995], 300, 0.05) / 300
+    assert lo <= det["rate"] <= hi
+
+
+def test_two_windows_truth_follows_the_tracer_table(tmp_path):
+    from petsim.kinetics import load_tracer
+
+    study = tac_study(n_replicates=1, n_subjects=2, design="two_windows", baseline_window_min=[10.0, 35.0],
+                      release_window_min=[35.0, 90.0], models=["logan_ref"])
+    run_study(study, tmp_path, workers=1, processes=False, progress=False)
+    tracer = load_tracer("carfentanil")
+    for rec, subj in ((r, s) for r in store.read_records(tmp_path) for s in r["result"]["subjects"]):
+        sub = draw_subject(study, subj["subject"]["index"], rec["task"]["replicate"])
+        for row in subj["rows"]:
+            expected = tracer.bp_nd(row["region"]) * sub.bp_scale[row["region"]]
+            if row["condition"] == "baseline" or row["region"] == "thalamus_medial":
+                assert np.isclose(row["truth_bp_nd"], expected, rtol=1e-9)
+            else:  # release window: lowered by the window-mean occupancy, bounded by the peak one
+                assert expected * (1 - 0.15 * sub.release_scale) <= row["truth_bp_nd"] < expected
+
+
+def test_cli_run_writes_tables_and_figures(tmp_path, capsys):
+    from petsim.cli import main
+
+    study = tmp_path / "study.toml"
+    study.write_text(
+        'scenario = "scn.toml"\n'
+        '[study]\nn_replicates = 2\nn_subjects = 4\nseed = 3\nmodels = ["logan_ref"]\n'
+        'regions = ["amygdala_l"]\nt_star_min = 20.0\n'
+        '[study.power]\neffect_sizes = [0.0, 0.2]\nn_subjects = [3, 4]\nn_replicates = 2\n')
+    (tmp_path / "scn.toml").write_text('[protocol]\ninput = "bolus"\n[[releases]]\nregions = ["amygdala_l"]\n'
+                                       'profile = "step"\nonset_min = 40.0\nmagnitude = 0.1\n')
+    out = tmp_path / "out"
+    assert main(["study", "run", str(study), "-o", str(out), "--workers", "2", "--in-process", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "6 tasks: 0 already done, 6 run now" in text
+    for name in ("summary.tsv", "detection.tsv", "power.tsv", "estimates.tsv", "figures/power.png",
+                 "figures/accuracy.png", "study.json"):
+        assert (out / name).is_file(), name
+    # resuming a finished study runs nothing
+    assert main(["study", "run", str(study), "-o", str(out), "--in-process", "--quiet", "--no-summary"]) == 0
+    assert "6 already done, 0 run now" in capsys.readouterr().out
+
+
+def test_a_model_that_raises_is_a_non_converged_fit(tmp_path, monkeypatch):
+    import petsim.modeling
+
+    real = petsim.modeling.fit_models
+
+    def fit_models(table, models, **kw):
+        if "srtm" in models:
+            raise RuntimeError("synthetic SRTM failure")
+        return real(table, models=models, **kw)
+
+    monkeypatch.setattr(petsim.modeling, "fit_models", fit_models)
+    study = tac_study(n_replicates=1, n_subjects=2)
+    run_study(study, tmp_path, workers=1, processes=False, progress=False)
+    (rec,) = store.read_records(tmp_path)
+    rows = [r for s in rec["result"]["subjects"] for r in s["rows"]]
+    srtm = [r for r in rows if r["model"] == "srtm"]
+    assert srtm and all(not r["converged"] and "synthetic SRTM failure" in r["message"] for r in srtm)
+    assert all(r["converged"] for r in rows if r["model"] == "logan_ref")
+    acc = {(a["region"], a["model"], a["quantity"]): a for a in summarise(tmp_path)["accuracy"]}
+    assert acc[("amygdala_l", "srtm", "delta_BP_ND")]["n"] == 0
+    assert acc[("amygdala_l", "logan_ref", "delta_BP_ND")]["n"] == 2
+
+
+@pytest.mark.slow
+def test_image_mode_small_study_two_workers_equal_one(tmp_path):
+    """The full pipeline (tiny HR+ 2D scenario, coarse grid) per scan: 2 workers == 1 worker."""
+    pytest.importorskip("petsim.pipeline.memory")
+    from pathlib import Path
+
+    from petsim.study._deps import load_toml
+
+    tiny = Path(__file__).parent / "data" / "tiny.toml"
+    if not tiny.is_file():
+        pytest.skip("tests/data/tiny.toml (the pipeline's tiny scenario) is not present")
+    scenario = load_toml(tiny)  # made smaller still: fewer frames, iterations, no oversampling
+    scenario["frames"] = {"durations_min": [2.0, 3.0, 5.0, 5.0, 5.0, 5.0, 5.0, 10.0, 10.0, 10.0, 10.0, 20.0]}
+    scenario["recon"].update({"iterations": 2, "subsets": 4})
+    scenario["physics"] = {"sim_oversampling": 1}
+    study = load_study({"scenario": scenario, "study": {
+        "n_replicates": 1, "n_subjects": 2, "seed": 3, "mode": "image", "design": "two_windows",
+        "conditions": ["baseline", "task"], "models": ["logan_ref"], "regions": ["amygdala_l"],
+        "subjects_per_task": 1, "variability": {"bp_nd_log_sd": 0.1, "release_log_sd": 0.3}}})
+    one = run_study(study, tmp_path / "one", workers=1, processes=False, progress=False)
+    two = run_study(study, tmp_path / "two", workers=2, processes=False, progress=False)
+    assert one.n_ok == two.n_ok == 2 and one.n_failed == two.n_failed == 0
+    assert _records(tmp_path / "one") == _records(tmp_path / "two")
+    rows = [r for rec in store.read_records(tmp_path / "one") for s in rec["result"]["subjects"] for r in s["rows"]]
+    assert {r["condition"] for r in rows} == {"baseline", "task"} and all(np.isfinite(r["bp_nd"]) for r in rows)
+    # the release lowers the true BP_ND of the task window below the baseline window's
+    by = {(r["condition"], r["region"]): r["truth_bp_nd"] for r in rows[:2]}
+    assert by[("task", "amygdala_l")] < by[("baseline", "amygdala_l")]
