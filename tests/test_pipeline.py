@@ -202,3 +202,19 @@ def test_static_teaching_scenario_shows_recovery_growing_with_sphere_size(tmp_pa
     assert recovery[0] < recovery[2] < recovery[4] < recovery[5] <= 1.05
     assert abs(rows["background"]["bias_percent"]) < 5.0
     assert "Recovery" in (out / "report" / "index.html").read_text()
+
+
+@pytest.mark.parametrize("path", sorted(p for p in (Path(__file__).parents[1] / "examples").glob("*.toml")
+                                        if not p.name.startswith("study_")), ids=lambda p: p.name)
+def test_shipped_example_scenarios_are_valid(path):
+    from petsim.pipeline.world import validate
+
+    validate(load_scenario(path))
+
+
+def test_demo_scenario_is_shipped_and_valid():
+    from petsim.pipeline.scenario import shipped_scenarios
+    from petsim.pipeline.world import validate
+
+    assert "demo" in shipped_scenarios()
+    validate(load_scenario("demo"))

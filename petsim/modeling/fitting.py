@@ -83,12 +83,22 @@ def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=
     if "mrtm" in models or ("mrtm2" in models and k2_ref is None):
         run("mrtm", lambda ct: fit_mrtm(start, end, ct, cr, weights=w, t_star_min=tstar, window_min=window_min))
         first["mrtm"] = [out[r]["mrtm"] for r in regions]
+    def run_two_step(model, first_pass, fit):
+        # k2' from the first pass; when no first-pass fit converged the model gives non-converged
+        # results that say why (rather than stopping every other model's fit)
+        try:
+            k2 = k2_ref if k2_ref is not None else _k2_ref_from_first_pass(first_pass)
+        except ValueError as err:
+            for r in regions:
+                out[r][model] = FitResult(model, float("nan"), {}, {}, False, str(err), None).with_region(r)
+            return
+        run(model, lambda ct: fit(ct, k2))
+
     if "srtm2" in models:
-        k2 = k2_ref if k2_ref is not None else _k2_ref_from_first_pass(first["srtm"])
-        run("srtm2", lambda ct: fit_srtm2(start, end, ct, cr, k2, weights=w, window_min=window_min))
+        run_two_step("srtm2", first.get("srtm"), lambda ct, k2: fit_srtm2(start, end, ct, cr, k2, weights=w, window_min=window_min))
     if "mrtm2" in models:
-        k2 = k2_ref if k2_ref is not None else _k2_ref_from_first_pass(first["mrtm"])
-        run("mrtm2", lambda ct: fit_mrtm2(start, end, ct, cr, k2, weights=w, t_star_min=tstar, window_min=window_min))
+        run_two_step("mrtm2", first.get("mrtm"),
+                     lambda ct, k2: fit_mrtm2(start, end, ct, cr, k2, weights=w, t_star_min=tstar, window_min=window_min))
     if "logan_ref" in models:
         if t_star_min is None:
             raise ValueError("logan_ref needs t_star_min (min): the start of the linear part of the Logan plot")
