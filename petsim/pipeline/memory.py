@@ -8,6 +8,7 @@ further replicate costs its basis projections, noise and reconstruction.
 from __future__ import annotations
 
 import copy
+import json
 from functools import lru_cache
 
 import numpy as np
@@ -28,6 +29,22 @@ def apply_overrides(raw: dict, overrides: dict | None) -> tuple[dict, dict | Non
     return raw, subject
 
 
+_MODELS: dict = {}
+
+
+def _cached_model(world):
+    """One acquisition model per scanner set-up (the scanner's normalisation stays fixed across noise replicates)."""
+    from petsim.pipeline.simulate import acquisition_model
+
+    sc = world.scenario
+    key = json.dumps([sc[k] for k in ("phantom", "scanner", "physics", "recon")] + [sc["tracer"]["isotope"], sc["seed"]],
+                     sort_keys=True)
+    if key not in _MODELS:
+        _MODELS.clear()  # keep one: a model holds several sinograms' worth of memory
+        _MODELS[key] = acquisition_model(world, progress=False)
+    return _MODELS[key]
+
+
 @lru_cache(maxsize=4)
 def _phantom(name: str, grid):
     from petsim.phantom import load
@@ -43,7 +60,8 @@ def run_in_memory(scenario, seed: int, overrides: dict | None = None) -> dict:
     scenario : Scenario or dict
         A scenario (raw or resolved).
     seed : int
-        Seed of this scan's noise (and normalisation draw).
+        Seed of this scan's noise. The scanner (its normalisation draw) comes from the
+        scenario's own seed, so replicates differ by their noise alone.
     overrides : dict, optional
         Scenario sections to replace (``releases``) or update (``analysis`` ...),
         and ``subject = {"k1_scale": f, "bp_nd_scale": {region: g}}``.
@@ -61,7 +79,6 @@ def run_in_memory(scenario, seed: int, overrides: dict | None = None) -> dict:
 
     raw = scenario.data if isinstance(scenario, Scenario) else scenario
     raw, subject = apply_overrides(raw, overrides)
-    raw["seed"] = int(seed)
     sc = resolve(raw)
     validate(sc)
     world = World(sc)
@@ -71,7 +88,8 @@ def run_in_memory(scenario, seed: int, overrides: dict | None = None) -> dict:
     res = simulate_kinetics(world, subject)
     truth = truth_of(world, res, with_blood_free=False)
     frames: dict = {}
-    simulate_scans(world, res, seed=sc.seed, sink=lambda scan, fr: frames.setdefault(scan, []).append(fr), progress=False)
+    simulate_scans(world, res, seed=int(seed), sink=lambda scan, fr: frames.setdefault(scan, []).append(fr),
+                   progress=False, model=_cached_model(world))
     ph = world.phantom_recon
     names_by_id = {r.id: r.name for r in ph.regions}
     regions = regions_to_report(sc, truth.rows)

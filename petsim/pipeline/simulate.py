@@ -112,21 +112,29 @@ def basis_groups(world: World, res):
     return [(g, np.stack([w[:n], w[n:]])) for g, w in zip(group_names, integrals)]
 
 
-def simulate_scans(world: World, res, seed: int, sink, progress: bool = True, groups=None):
+def acquisition_model(world: World, progress: bool = True):
+    """The scanner's physics on the simulation grid (attenuation, normalisation drawn from the scenario seed, calibration)."""
+    from petsim.acquisition import AcquisitionModel
+
+    return AcquisitionModel(world.scanner, world.layout, world.sim_grid, world.phantom_sim.mu_per_cm,
+                            physics_of(world.scenario), world.isotope, progress=progress)
+
+
+def simulate_scans(world: World, res, seed: int, sink, progress: bool = True, groups=None, model=None):
     """Simulate the release scan and its matched no-release control from one set of basis projections.
 
     Each frame is handed to ``sink(scan, frame)`` as soon as it is made (bounded memory).
     Both scans share the basis projections, the normalisation and the randoms' singles
-    scale; their noise comes from independent streams of the scenario seed.
+    scale; their noise comes from independent streams of ``seed``. ``model`` is an
+    :func:`acquisition_model` to reuse (noise replicates of one scanner).
     Returns the list of scans simulated.
     """
-    from petsim.acquisition import AcquisitionModel, iter_frames
+    from petsim.acquisition import iter_frames
 
     sc = world.scenario
     groups = basis_groups(world, res) if groups is None else groups
     ph = world.phantom_sim
-    model = AcquisitionModel(world.scanner, world.layout, world.sim_grid, ph.mu_per_cm, physics_of(sc),
-                             world.isotope, progress=progress)
+    model = acquisition_model(world, progress) if model is None else model
     proj = model.project_basis(_LazyBasis(ph, [names for names, _ in groups]))
     streams = np.random.SeedSequence(seed).spawn(len(SCANS))
     has_control = groups[0][1].shape[0] > 1 and sc["analysis"]["control"] and sc["releases"]
