@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from ._common import write_tsv_atomic
 
 
 @dataclass(frozen=True)
@@ -108,17 +108,4 @@ def format_results(results) -> str:
 def write_results_tsv(path, results) -> str:
     """Write results to a TSV (atomically: temporary name, then rename). Returns the path."""
     cols, rows = results_to_table(results)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".tsv", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\t".join(cols) + "\n")
-            for row in rows:
-                fh.write("\t".join(row) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_tsv_atomic(path, cols, rows)

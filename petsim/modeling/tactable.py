@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._common import write_tsv_atomic
 from ._frames import check_frames, check_tac
 
 #: Columns that are frame bookkeeping, not regions.
@@ -92,18 +92,6 @@ def write_tac_table(path, frame_start_min, frame_end_min, tacs: dict) -> str:
     for name in cols:
         if "\t" in name or name in NON_REGION_COLUMNS:
             raise ValueError(f"invalid region name {name!r}")
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".tsv", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\t".join(["frame_start", "frame_end", *cols]) + "\n")
-            for i in range(start.size):
-                vals = [repr(float(start[i] * 60.0)), repr(float(end[i] * 60.0))]
-                vals += [repr(float(v[i])) for v in cols.values()]
-                fh.write("\t".join(vals) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    rows = ([repr(float(start[i] * 60.0)), repr(float(end[i] * 60.0)), *(repr(float(v[i])) for v in cols.values())]
+            for i in range(start.size))
+    return write_tsv_atomic(path, ["frame_start", "frame_end", *cols], rows)

@@ -17,7 +17,7 @@ from petsim.io import read_tsv, write_nifti, write_text_atomic, write_tsv
 from petsim.io.bids import pet_sidecar, write_sidecar
 from petsim.pipeline.analyse import compare_with_truth, estimate_rows, fit_scan, format_table, regions_to_report
 from petsim.pipeline.layout import RunLayout
-from petsim.pipeline.scenario import Scenario, load_scenario, resolve
+from petsim.pipeline.scenario import Scenario, load_scenario
 from petsim.pipeline.world import World, validate, voi_labels
 
 

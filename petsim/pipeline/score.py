@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from petsim.io import read_tsv, write_tsv
-from petsim.pipeline.layout import RunLayout
 
 
 def _read_table(path) -> list[dict]:
