@@ -12,6 +12,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="petsim",
         description="Simulate, reconstruct and analyse dynamic PET brain scans whose truth is known.",
     )
+    from petsim import __version__
+
+    parser.add_argument("--version", action="version", version=f"petsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     # Subcommands are registered by the layer that owns them (imported lazily to keep start-up fast).
