@@ -6,7 +6,7 @@ import pytest
 from petsim import Grid
 from petsim.operators import adjoint_mismatch
 from petsim.projectors import JosephProjector
-from petsim.recon.layout_joseph import LayoutJoseph
+from petsim.projectors.layout_joseph import LayoutJoseph
 from petsim.scanner import Scanner
 
 

@@ -61,7 +61,7 @@ class OSEMSetup:
         Advanced: one geometric operator per subset (grid -> subset sinogram),
         used instead of building them from ``layout`` (e.g. a user's own projector).
     projector : {"layout", "system_model"}
-        ``"layout"`` (default): :class:`~petsim.recon.layout_joseph.LayoutJoseph`, a
+        ``"layout"`` (default): :class:`~petsim.projectors.layout_joseph.LayoutJoseph`, a
         Joseph projector that shares each transaxial ray walk between all
         sinograms (same line integrals as :class:`petsim.projectors.JosephProjector`,
         several times faster); ``"system_model"``: :func:`petsim.operators.system_model`.
@@ -107,7 +107,7 @@ class OSEMSetup:
             return system_model(self.grid, self.layout, views=views, multiplicative=None, psf_fwhm_mm=self.psf_fwhm_mm)
         if projector != "layout":
             raise ValueError(f"projector must be 'layout' or 'system_model', got {projector!r}")
-        from petsim.recon.layout_joseph import LayoutJoseph
+        from petsim.projectors.layout_joseph import LayoutJoseph
 
         op = LayoutJoseph(self.grid, self.layout, views=views)
         if self.psf_fwhm_mm is not None:
