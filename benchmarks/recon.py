@@ -139,7 +139,7 @@ def axial_resolution(grid, l3, l2):
     from petsim.emission import EmissionData
     from petsim.rebin import fore, ssrb
     from petsim.recon import fbp_2d
-    from petsim.recon.layout_joseph import LayoutJoseph
+    from petsim.projectors.layout_joseph import LayoutJoseph
 
     P = LayoutJoseph(grid, l3)
     for x_mm in (0.0, 50.0, 100.0):

@@ -66,14 +66,14 @@ def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) 
     _log(f"truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
     from petsim.pipeline.sinostore import ScanWriter
 
-    writers, first = {}, {}
-    mid = world.frames.n_frames // 2
+    writers, shown = {}, {}
+    mid = world.frames.n_frames // 2  # the frame drawn in the report
 
     def sink(scan, frame):
         if scan not in writers:
             writers[scan] = ScanWriter(lay.sino_dir, scan, world.scanner, world.layout)
         if scan == "release" and len(writers[scan].meta) == mid:
-            first["prompts"] = frame.prompts
+            shown["prompts"] = frame.prompts
         writers[scan].add(frame)
 
     scans = simulate_scans(world, res, seed=scenario.seed, sink=sink, progress=not quiet, groups=groups)
@@ -84,7 +84,7 @@ def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) 
             print(_count_table(meta))
     from petsim.plot import plot_sinogram
 
-    plot_sinogram(lay.report_dir / "sinogram.png", first["prompts"], title=f"prompts, frame {mid}")
+    plot_sinogram(lay.report_dir / "sinogram.png", shown["prompts"], title=f"prompts, frame {mid}")
     names = ph.region_names
     centre = "amygdala_l" if "amygdala_l" in names else max(ph.regions, key=lambda r: r.volume_ml).name
     ph.plot(lay.report_dir / "phantom.png", centre_region=centre)
@@ -94,13 +94,16 @@ def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) 
 
 
 def _count_table(meta: list) -> str:
-    from petsim.pipeline.analyse import format_table
-
+    """Counts per frame (and the whole scan) as the scanner would report them."""
     rows = []
     for i, m in enumerate(meta):
         info = m["info"]
         rows.append({"frame": i, "start_min": m["frame_start_min"], "dur_min": m["frame_duration_min"],
                      **{k: info.get(k) for k in ("trues", "scatter", "randoms", "prompts", "nec", "dead_time_fraction")}})
+    keys = ("trues", "scatter", "randoms", "prompts", "nec")
+    rows.append({"frame": "all", "start_min": meta[0]["frame_start_min"],
+                 "dur_min": sum(m["frame_duration_min"] for m in meta),
+                 **{k: sum(float(m["info"].get(k) or 0.0) for m in meta) for k in keys}})
     return format_table(rows, list(rows[0]), "{:.4g}")
 
 
