@@ -17,25 +17,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"petsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    # Subcommands are registered by the layer that owns them (imported lazily to keep start-up fast).
+    # Subcommands are registered by the layer that owns them.
     for register in _registrars():
         register(sub)
     return parser
 
 
 def _registrars():
-    from importlib import import_module
+    """The ``register(subparsers)`` of each layer that owns commands.
 
-    found = []
-    for module_name in ("petsim.modeling.cli", "petsim.pipeline.cli", "petsim.study.cli", "petsim.examples_cli"):
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name and module_name.startswith(err.name):
-                continue  # layer not present in this build
-            raise
-        found.append(module.register)
-    return found
+    The modeling layer comes first: the pipeline extends its ``fit`` to run directories.
+    """
+    from petsim.modeling import cli as modeling_cli
+    from petsim.pipeline import cli as pipeline_cli
+    from petsim.study import cli as study_cli
+
+    return [modeling_cli.register, pipeline_cli.register, study_cli.register]
 
 
 def main(argv=None) -> int:

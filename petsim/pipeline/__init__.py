@@ -3,7 +3,8 @@
 from petsim.pipeline.scenario import Scenario, ScenarioError, load_scenario
 
 
-def run_in_memory(scenario, seed: int, overrides: dict | None = None) -> dict:  # noqa: D401 - see pipeline.memory
+def run_in_memory(scenario, seed: int, overrides: dict | None = None) -> dict:
+    """One scan end to end in memory (see :func:`petsim.pipeline.memory.run_in_memory`)."""
     from petsim.pipeline.memory import run_in_memory as _run
 
     return _run(scenario, seed, overrides)
