@@ -17,6 +17,28 @@ HRPLUS_3D_DEAD_TIME_50PCT_RATE_CPS = 500e3
 #: 4.3 mm transaxial, 4.1 mm axial. Brix et al. 1997.
 HRPLUS_3D_FWHM_MM = (4.3, 4.3, 4.1)
 
+#: The same figures in 2D mode (septa extended), Brix et al. 1997 (abstract): sensitivity
+#: 5.85 cps per Bq/mL, scatter fraction 0.24, 50 % dead time at 286 kcps, FWHM at the
+#: centre 4.5 mm transaxial and 4.9 mm axial.
+HRPLUS_2D_TRUES_SENSITIVITY_CPS_PER_BQ_ML = 5.85
+HRPLUS_2D_SCATTER_FRACTION = 0.24
+HRPLUS_2D_DEAD_TIME_50PCT_RATE_CPS = 286e3
+HRPLUS_2D_FWHM_MM = (4.5, 4.5, 4.9)
+
+
+def hrplus_figures(mode: str) -> dict:
+    """The HR+'s published figures for ``mode`` ("3d" or "2d") as :class:`ScanPhysics` keywords (Brix et al. 1997)."""
+    if mode == "3d":
+        return {"sensitivity_cps_per_bq_ml": HRPLUS_3D_TRUES_SENSITIVITY_CPS_PER_BQ_ML,
+                "scatter_fraction": HRPLUS_3D_SCATTER_FRACTION,
+                "dead_time_50pct_rate_cps": HRPLUS_3D_DEAD_TIME_50PCT_RATE_CPS, "fwhm_mm": HRPLUS_3D_FWHM_MM}
+    if mode == "2d":
+        return {"sensitivity_cps_per_bq_ml": HRPLUS_2D_TRUES_SENSITIVITY_CPS_PER_BQ_ML,
+                "scatter_fraction": HRPLUS_2D_SCATTER_FRACTION,
+                "dead_time_50pct_rate_cps": HRPLUS_2D_DEAD_TIME_50PCT_RATE_CPS, "fwhm_mm": HRPLUS_2D_FWHM_MM}
+    raise ValueError(f"mode must be '3d' or '2d', got {mode!r}")
+
+
 #: FWHM (mm) of the 1D projected positron-range blur in water.
 #: Levin CS, Hoffman EJ. "Calculation of positron range and its effect on the
 #: fundamental limit of positron emission tomography system spatial resolution."

@@ -64,7 +64,7 @@ SCHEMA: dict = {
     "physics": {
         "attenuation": (True, bool, None, "attenuation in the data and its model"),
         "scatter": (True, bool, None, "scatter in the data and its model"),
-        "scatter_fraction": (0.35, _NUM, None, "scatter fraction (HR+ 3D brain about 0.35)"),
+        "scatter_fraction": (None, _NUM, None, "scatter fraction; default: the scanner's for the mode (HR+ 0.35 in 3D, 0.24 in 2D)"),
         "randoms": (True, bool, None, "randoms in the data and its model"),
         "normalisation": (True, bool, None, "crystal efficiencies in the data and its model"),
         "crystal_efficiency_sd": (0.05, _NUM, None, "relative SD of crystal efficiencies"),
@@ -223,7 +223,7 @@ def _check_consistency(data: dict):
         raise ScenarioError(f"protocol.dose_mbq must be positive, got {data['protocol']['dose_mbq']}")
     if data["physics"]["sim_oversampling"] < 1:
         raise ScenarioError(f"physics.sim_oversampling must be >= 1, got {data['physics']['sim_oversampling']}")
-    if not 0 <= data["physics"]["scatter_fraction"] < 1:
+    if data["physics"]["scatter_fraction"] is not None and not 0 <= data["physics"]["scatter_fraction"] < 1:
         raise ScenarioError(f"physics.scatter_fraction must be in [0, 1), got {data['physics']['scatter_fraction']}")
     durations = data["frames"]["durations_min"]
     if durations is not None and (not durations or not all(isinstance(d, _NUM) and d > 0 for d in durations)):

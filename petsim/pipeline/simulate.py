@@ -166,13 +166,24 @@ class _LazyBasis:
 
 
 def physics_of(sc):
+    """:class:`ScanPhysics` of a scenario. On the HR+ the sensitivity, scatter fraction, dead time and
+    resolution follow the acquisition mode (2D or 3D; Brix et al. 1997) unless the scenario sets them."""
     from petsim.acquisition import ScanPhysics
+    from petsim.acquisition.constants import hrplus_figures, resolution_fwhm_mm
 
     p = sc["physics"]
+    mode_figures = {}
     psf = p["psf_fwhm_mm"]
     psf = "default" if psf is None else (tuple(psf) if psf else None)
+    if sc["scanner"]["name"] == "hrplus":
+        fig = hrplus_figures(sc["scanner"]["mode"])
+        mode_figures = {k: fig[k] for k in ("sensitivity_cps_per_bq_ml", "scatter_fraction", "dead_time_50pct_rate_cps")}
+        if psf == "default":
+            psf = resolution_fwhm_mm(fig["fwhm_mm"], isotope=sc["tracer"]["isotope"])
+    if p["scatter_fraction"] is not None:
+        mode_figures["scatter_fraction"] = p["scatter_fraction"]
     return ScanPhysics(
-        attenuation=p["attenuation"], scatter=p["scatter"], scatter_fraction=p["scatter_fraction"],
-        randoms=p["randoms"], normalisation=p["normalisation"], crystal_efficiency_sd=p["crystal_efficiency_sd"],
-        psf_fwhm_mm=psf, dead_time=p["dead_time"], noise=p["noise"], seed=sc["seed"],
+        attenuation=p["attenuation"], scatter=p["scatter"], randoms=p["randoms"], normalisation=p["normalisation"],
+        crystal_efficiency_sd=p["crystal_efficiency_sd"], psf_fwhm_mm=psf, dead_time=p["dead_time"],
+        noise=p["noise"], seed=sc["seed"], **mode_figures,
     )

@@ -12,6 +12,8 @@ relative to the study file, or an inline ``[scenario]`` table) and adds a
     seed = 2026
     mode = "tac"               # "tac": fast TAC-level noise model; "image": full pipeline
     design = "two_scans"       # or "two_windows" (baseline and release windows of one scan)
+    # matched_control = true   # two_windows only (its default): each subject also scanned without
+                               # release; ΔBP_ND corrected by that scan's window difference
     conditions = ["control", "rejection"]
     control_study = false      # true: no release in any condition (false-positive rate)
     alpha = 0.05
@@ -123,6 +125,9 @@ class StudyConfig:
     design: str = "two_scans"
     conditions: tuple = ("control", "release")
     control_study: bool = False
+    # two_windows: each subject is also scanned without release, and ΔBP_ND is
+    # corrected by the same windows' difference in that scan (window bias).
+    matched_control: bool = False
     resample_subjects: bool = True
     alpha: float = 0.05
     alternative: str = "two-sided"
@@ -150,7 +155,11 @@ class StudyConfig:
         """A short hash of everything that changes the results (not workers/threads)."""
         cached = self.__dict__.get("_fingerprint")
         if cached is None:
-            text = json.dumps(self.to_dict(), sort_keys=True)
+            data = self.to_dict()
+            if not data["matched_control"]:
+                # Keys added later hash only when set, so folders of studies without them still resume.
+                del data["matched_control"]
+            text = json.dumps(data, sort_keys=True)
             cached = hashlib.sha256(text.encode()).hexdigest()[:16]
             object.__setattr__(self, "_fingerprint", cached)  # frozen: computed once, then reused
         return cached
@@ -336,6 +345,12 @@ def load_study(source, base_dir=None) -> StudyConfig:
                              "[study] release_window_min")
     if design == "two_windows" and (baseline_window is None or release_window is None):
         raise ValueError("design 'two_windows' needs baseline_window_min and release_window_min in [study]")
+    matched_control = study.get("matched_control", design == "two_windows")
+    if not isinstance(matched_control, bool):
+        raise ValueError(f"[study] matched_control = {matched_control!r}: must be true or false")
+    if matched_control and design != "two_windows":
+        raise ValueError(f"[study] matched_control = true needs design 'two_windows' (got {design!r}: "
+                         "the two-scan design already compares with a control scan)")
 
     return StudyConfig(
         scenario=scenario,
@@ -346,6 +361,7 @@ def load_study(source, base_dir=None) -> StudyConfig:
         design=design,
         conditions=conditions,
         control_study=bool(study.get("control_study", False)),
+        matched_control=matched_control,
         resample_subjects=bool(study.get("resample_subjects", True)),
         alpha=alpha,
         alternative=_choice(study, "alternative", "two-sided", ALTERNATIVES),

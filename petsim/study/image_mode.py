@@ -18,6 +18,11 @@ From the result it reads ``truth`` rows (``region``, ``window``,
 ``bp_nd_release``) and ``estimates`` rows (``region``, ``model``, ``window``,
 ``BP_ND``, optional ``se_BP_ND``, ``converged``). The seed of each scan comes
 from the study seed and (arm, replicate, subject, condition), as in the TAC mode.
+
+In the two-window design with ``matched_control`` every subject has a second
+scan without release (``releases = []``, the same windows and subject, the
+seed of condition ``seeds.SCAN_MATCHED_CONTROL``); its rows carry
+``scan = "matched_control"``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import copy
 from petsim.study import seeds
 from petsim.study.cohort import draw_subject
 from petsim.study.config import StudyConfig
-from petsim.study.tasks import Task
+from petsim.study.tasks import MATCHED_CONTROL, Task
 
 
 def _run_in_memory():
@@ -65,7 +70,7 @@ def _window_of(row):
     return None
 
 
-def _rows(result: dict, window_name: str, condition: str) -> list:
+def _rows(result: dict, window_name: str, condition: str, scan: str | None = None) -> list:
     truth = {r["region"]: r for r in result.get("truth", []) if _window_of(r) in (window_name, None)}
     rows = []
     for est in result.get("estimates", []):
@@ -80,6 +85,8 @@ def _rows(result: dict, window_name: str, condition: str) -> list:
                      "bp_nd_se": None if se is None else float(se),
                      "converged": bool(est.get("converged", True)) and bp == bp,
                      "truth_bp_nd": float(truth[est["region"]]["bp_nd_release"])})
+        if scan is not None:
+            rows[-1]["scan"] = scan
     return rows
 
 
@@ -110,6 +117,10 @@ def run_image_subject(study: StudyConfig, task: Task, subject_index: int) -> dic
         rows = _rows(scan(0, False, [(c0, window)]), c0, c0)
         rows += _rows(scan(1, with_release, [(c1, window)]), c1, c1)
     else:  # one scan, both windows fitted on the same noisy data
-        result = scan(0, with_release, [(c0, study.baseline_window_min), (c1, study.release_window_min)])
+        windows = [(c0, study.baseline_window_min), (c1, study.release_window_min)]
+        result = scan(0, with_release, windows)
         rows = _rows(result, c0, c0) + _rows(result, c1, c1)
+        if study.matched_control:  # the same subject without release, with its own noise seed
+            control = scan(seeds.SCAN_MATCHED_CONTROL, False, windows)
+            rows += _rows(control, c0, c0, MATCHED_CONTROL) + _rows(control, c1, c1, MATCHED_CONTROL)
     return {"subject": subject.to_dict(), "rows": rows}

@@ -20,6 +20,12 @@ STREAM_NOISE = 1  # measurement noise of one scan (one condition)
 ARM_MAIN = 0
 ARM_POWER = 1
 
+# Last element of a noise key: the scan. Conditions 0 and 1 are the study's two
+# conditions (the two-window design has one scan, condition 0); the matched
+# no-release control scan of the two-window design has its own stream, so it is
+# independent of the release scan and of how the work is split.
+SCAN_MATCHED_CONTROL = 2
+
 
 def seed_sequence(study_seed: int, *key: int) -> np.random.SeedSequence:
     """The seed sequence of one draw.

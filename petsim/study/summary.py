@@ -13,16 +13,29 @@ Definitions (all per region and model, over converged fits only):
 - CI coverage: fraction of fits whose interval estimate +- z SE (z for
   ``ci_level``) holds the truth; for ΔBP_ND the SE is sqrt(SE0^2 + SE1^2).
   Empty where the model gives no SE.
-- Detection rate: fraction of replicates in which a paired t-test across
-  subjects (scipy.stats.ttest_rel) of BP_ND in the two conditions gives
-  p < alpha. In a control study (no release) it is the false-positive rate.
-  Its interval is the Clopper-Pearson interval over replicates.
+- Matched control (two-window design with ``matched_control``): every
+  subject also has a scan without release. ΔBP_ND (``delta_BP_ND``) is then
+  the corrected ΔBP_ND[release scan] - ΔBP_ND[control scan], which removes
+  the difference that the two windows of one scan show without any release;
+  %ΔBP_ND is relative to the control scan's BP_ND(first condition). The raw
+  window difference stays as ``delta_BP_ND_uncorrected`` and
+  ``percent_delta_BP_ND_uncorrected``, the control scan's own values as
+  ``matched_control_*``.
+- Detection rate: fraction of replicates in which a t-test across subjects
+  gives p < alpha: the paired t-test of BP_ND in the two conditions (same as
+  a one-sample t-test of ΔBP_ND against 0), or with a matched control the
+  one-sample t-test (scipy.stats.ttest_1samp) of the corrected ΔBP_ND against
+  0 (``rate_uncorrected``: the paired test of the release scan alone). In a
+  control study (no release) it is the false-positive rate. Its interval is
+  the Clopper-Pearson interval over replicates.
 - Trait correlation: per replicate the Pearson r between the subjects' trait
-  and the estimated release effect -ΔBP_ND (so that it compares with the
-  design's r between trait and release magnitude), pooled over replicates by Fisher's z; the single-study
-  interval is tanh(z +- z_crit / sqrt(n - 3)).
+  and the estimated release effect -ΔBP_ND (corrected with a matched control;
+  so that it compares with the design's r between trait and release
+  magnitude), pooled over replicates by Fisher's z; the single-study interval
+  is tanh(z +- z_crit / sqrt(n - 3)).
 - Power: the detection rate in the power arms, for the first n subjects of
-  each replicate (nested cohorts) at every effect size.
+  each replicate (nested cohorts) at every effect size (corrected ΔBP_ND with
+  a matched control; ``power_uncorrected`` without it).
 """
 
 from __future__ import annotations
@@ -35,7 +48,31 @@ from scipy import stats
 
 from petsim.study import store
 from petsim.study.config import StudyConfig, study_from_dict
-from petsim.study.tasks import MAIN_ARM
+from petsim.study.tasks import MAIN_ARM, MATCHED_CONTROL
+
+
+class _ScanArrays:
+    """est, se, truth, ok: ``[(region, model)][condition]`` -> array of shape (n_replicates, n_subjects)."""
+
+    def __init__(self, shape, conditions):
+        self.shape, self.conditions = shape, conditions
+        self.est, self.se, self.truth, self.ok = {}, {}, {}, {}
+
+    def add_key(self, key):
+        if key not in self.est:
+            for d in (self.est, self.se, self.truth):
+                d[key] = {c: np.full(self.shape, np.nan) for c in self.conditions}
+            self.ok[key] = {c: np.zeros(self.shape, bool) for c in self.conditions}
+
+    def put(self, i, j, row):
+        key = (row["region"], row["model"])
+        self.add_key(key)
+        c = row["condition"]
+        bp = row["bp_nd"]
+        self.est[key][c][i, j] = np.nan if bp is None else bp
+        self.se[key][c][i, j] = np.nan if row["bp_nd_se"] is None else row["bp_nd_se"]
+        self.truth[key][c][i, j] = row["truth_bp_nd"]
+        self.ok[key][c][i, j] = bool(row["converged"]) and bp is not None and math.isfinite(bp)
 
 
 class ArmData:
@@ -45,6 +82,10 @@ class ArmData:
     ----------
     est, se, truth, ok : dict
         ``[(region, model)][condition]`` -> array; ``ok`` is converged-and-finite.
+        Rows of the study's own scans.
+    control : _ScanArrays
+        The same for the matched no-release control scan (two-window design
+        with ``matched_control``; rows with ``scan = "matched_control"``).
     trait : ndarray
     effect_size : float or None
     n_failed : int
@@ -61,22 +102,16 @@ class ArmData:
         shape = (n_rep, n_sub)
         self.shape = shape
         self.trait = np.full(shape, np.nan)
-        self.est, self.se, self.truth, self.ok = {}, {}, {}, {}
+        main = _ScanArrays(shape, self.conditions)
+        self.control = _ScanArrays(shape, self.conditions)
+        self.est, self.se, self.truth, self.ok = main.est, main.se, main.truth, main.ok
         for rec, subj in ((rec, subj) for rec in good for subj in rec["result"]["subjects"]):
             i, j = rec["task"]["replicate"], subj["subject"]["index"]
             self.trait[i, j] = subj["subject"]["trait"]
             for row in subj["rows"]:
-                key = (row["region"], row["model"])
-                if key not in self.est:
-                    for d in (self.est, self.se, self.truth):
-                        d[key] = {c: np.full(shape, np.nan) for c in self.conditions}
-                    self.ok[key] = {c: np.zeros(shape, bool) for c in self.conditions}
-                c = row["condition"]
-                bp = row["bp_nd"]
-                self.est[key][c][i, j] = np.nan if bp is None else bp
-                self.se[key][c][i, j] = np.nan if row["bp_nd_se"] is None else row["bp_nd_se"]
-                self.truth[key][c][i, j] = row["truth_bp_nd"]
-                self.ok[key][c][i, j] = bool(row["converged"]) and bp is not None and math.isfinite(bp)
+                (self.control if row.get("scan") == MATCHED_CONTROL else main).put(i, j, row)
+        for key in main.est:  # a key without control rows has all-NaN control arrays
+            self.control.add_key(key)
 
     @property
     def keys(self):
@@ -93,10 +128,42 @@ class ArmData:
         return est, truth, np.full(est.shape, np.nan), ok
 
     def delta(self, key):
-        """(estimate, truth, se, ok) of ΔBP_ND = BP(c1) - BP(c0)."""
+        """(estimate, truth, se, ok) of ΔBP_ND = BP(c1) - BP(c0) (uncorrected)."""
         c0, c1 = self.conditions
         e, t, s, o = self.est[key], self.truth[key], self.se[key], self.ok[key]
         return (e[c1] - e[c0], t[c1] - t[c0], np.sqrt(s[c0] ** 2 + s[c1] ** 2), o[c0] & o[c1])
+
+    def control_delta(self, key):
+        """(estimate, truth, se, ok) of BP(c1) - BP(c0) in the matched control scan: the window bias."""
+        c0, c1 = self.conditions
+        a = self.control
+        e, t, s, o = a.est[key], a.truth[key], a.se[key], a.ok[key]
+        return (e[c1] - e[c0], t[c1] - t[c0], np.sqrt(s[c0] ** 2 + s[c1] ** 2), o[c0] & o[c1])
+
+    def corrected_delta(self, key):
+        """(estimate, truth, se, ok) of ΔBP_ND[release scan] - ΔBP_ND[matched control scan].
+
+        The truth is the same difference of the truths: the release's true ΔBP_ND
+        (the control scan's true ΔBP_ND is 0 up to the tracer's own mass effect).
+        SE: sqrt of the sum of the four SE^2 (windows of one scan treated as independent).
+        """
+        e, t, s, o = self.delta(key)
+        ec, tc, sc, oc = self.control_delta(key)
+        return e - ec, t - tc, np.sqrt(s**2 + sc**2), o & oc
+
+    def corrected_percent_delta(self, key):
+        """(estimate, truth, se=NaN, ok) of 100 x corrected ΔBP_ND / BP(c0) of the matched control scan."""
+        c0 = self.conditions[0]
+        e, t, _, o = self.corrected_delta(key)
+        b_est, b_truth = self.control.est[key][c0], self.control.truth[key][c0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est, truth = 100.0 * e / b_est, 100.0 * t / b_truth
+        ok = o & np.isfinite(est) & np.isfinite(truth)
+        return est, truth, np.full(est.shape, np.nan), ok
+
+    def effect(self, key, corrected: bool):
+        """ΔBP_ND that the tests, the trait correlation and the power use: corrected or not."""
+        return self.corrected_delta(key) if corrected else self.delta(key)
 
 
 def _accuracy(est, truth, se, ok, z_crit) -> dict:
@@ -144,6 +211,33 @@ def paired_detections(e0, e1, ok, alpha, alternative, n_first=None) -> np.ndarra
     return out
 
 
+# ttest_1samp(delta) tests the mean of ΔBP_ND itself.
+_SCIPY_SIDE_DELTA = {"two-sided": "two-sided", "decrease": "less", "increase": "greater"}
+
+
+def delta_detections(delta, ok, alpha, alternative, n_first=None) -> np.ndarray:
+    """Per replicate: 1.0 if a one-sample t-test of ``delta`` (ΔBP_ND) across subjects against 0 gives p < alpha.
+
+    Used with the matched-control-corrected ΔBP_ND; on an uncorrected ΔBP_ND it
+    is the paired test. ``alternative``: "decrease" tests mean ΔBP_ND < 0,
+    "increase" > 0. Replicates with fewer than 2 valid subjects give NaN.
+    """
+    n_rep = delta.shape[0]
+    cols = slice(None) if n_first is None else slice(0, n_first)
+    out = np.full(n_rep, np.nan)
+    for r in range(n_rep):
+        m = ok[r, cols]
+        if m.sum() < 2:
+            continue
+        d = delta[r, cols][m]
+        if np.all(d == d[0]):  # zero variance: the t statistic is undefined
+            out[r] = 0.0
+            continue
+        p = stats.ttest_1samp(d, 0.0, alternative=_SCIPY_SIDE_DELTA[alternative]).pvalue
+        out[r] = float(p < alpha)
+    return out
+
+
 def _rate_with_ci(hits: np.ndarray, level: float):
     valid = hits[np.isfinite(hits)]
     n, k = valid.size, int(valid.sum())
@@ -161,7 +255,7 @@ def _pearson(x, y):
 
 
 def _trait(arm: ArmData, key, study: StudyConfig, z_crit) -> dict:
-    d_est, d_truth, _, ok = arm.delta(key)
+    d_est, d_truth, _, ok = arm.effect(key, study.matched_control)
     r_est, r_truth, sig, ns = [], [], [], []
     for rep in range(arm.shape[0]):
         m = ok[rep] & np.isfinite(arm.trait[rep])
@@ -218,35 +312,57 @@ def summarise(out_dir, study: StudyConfig | None = None) -> dict:
                 for row in subj["rows"]:
                     estimates.append({"replicate": rec["task"]["replicate"], "subject": subj["subject"]["index"],
                                       "trait": subj["subject"]["trait"], **row})
+    corrected = study.matched_control
     for key in main.keys:
         region, model = key
         for c in study.conditions:
             acc = _accuracy(main.est[key][c], main.truth[key][c], main.se[key][c], main.ok[key][c], z_crit)
             accuracy.append({"region": region, "model": model, "quantity": f"BP_ND[{c}]", **acc})
-        acc = _accuracy(*main.delta(key), z_crit)
-        accuracy.append({"region": region, "model": model, "quantity": "delta_BP_ND", **acc})
-        acc = _accuracy(*main.percent_delta(key), z_crit)
-        accuracy.append({"region": region, "model": model, "quantity": "percent_delta_BP_ND", **acc})
-        hits = paired_detections(main.est[key][c0], main.est[key][c1], main.ok[key][c0] & main.ok[key][c1],
-                                 study.alpha, study.alternative)
-        rate, lo, hi, n = _rate_with_ci(hits, study.ci_level)
-        truth_delta = main.delta(key)[1]
+        if corrected:
+            # delta_BP_ND is the matched-control-corrected effect; the raw window difference is kept
+            # as *_uncorrected, and the control scan's own rows show the window bias by itself.
+            quantities = [("delta_BP_ND", main.corrected_delta(key)),
+                          ("percent_delta_BP_ND", main.corrected_percent_delta(key)),
+                          ("delta_BP_ND_uncorrected", main.delta(key)),
+                          ("percent_delta_BP_ND_uncorrected", main.percent_delta(key))]
+            quantities += [(f"matched_control_BP_ND[{c}]", (main.control.est[key][c], main.control.truth[key][c],
+                                                           main.control.se[key][c], main.control.ok[key][c]))
+                           for c in study.conditions]
+            quantities.append(("matched_control_delta_BP_ND", main.control_delta(key)))
+        else:
+            quantities = [("delta_BP_ND", main.delta(key)), ("percent_delta_BP_ND", main.percent_delta(key))]
+        for name, arrays in quantities:
+            accuracy.append({"region": region, "model": model, "quantity": name, **_accuracy(*arrays, z_crit)})
+        d_est, truth_delta, _, d_ok = main.effect(key, corrected)
+        rate, lo, hi, n = _rate_with_ci(delta_detections(d_est, d_ok, study.alpha, study.alternative),
+                                        study.ci_level)
         release = bool(np.nanmax(np.abs(truth_delta)) > 1e-9) if np.isfinite(truth_delta).any() else False
-        detection.append({"region": region, "model": model,
-                          "kind": "detection_rate" if release else "false_positive_rate",
-                          "rate": rate, "ci_low": lo, "ci_high": hi, "n_replicates": n, "alpha": study.alpha,
-                          "n_subjects": study.n_subjects, **_trait(main, key, study, z_crit)})
+        row = {"region": region, "model": model, "kind": "detection_rate" if release else "false_positive_rate",
+               "test": "matched_control_one_sample_t" if corrected else "paired_t",
+               "rate": rate, "ci_low": lo, "ci_high": hi, "n_replicates": n}
+        if corrected:  # the paired test of the release scan's two windows alone, for comparison
+            hits = paired_detections(main.est[key][c0], main.est[key][c1], main.ok[key][c0] & main.ok[key][c1],
+                                     study.alpha, study.alternative)
+            u_rate, u_lo, u_hi, _ = _rate_with_ci(hits, study.ci_level)
+            row.update({"rate_uncorrected": u_rate, "ci_low_uncorrected": u_lo, "ci_high_uncorrected": u_hi})
+        detection.append({**row, "alpha": study.alpha, "n_subjects": study.n_subjects,
+                          **_trait(main, key, study, z_crit)})
     for arm_name in sorted(a for a in by_arm if a != MAIN_ARM):
         arm = ArmData(by_arm[arm_name], study.conditions)
         for key in arm.keys:
-            d_truth = arm.delta(key)[1]
+            d_est, d_truth, _, d_ok = arm.effect(key, corrected)
             for n in study.power.n_subjects:
-                hits = paired_detections(arm.est[key][c0], arm.est[key][c1], arm.ok[key][c0] & arm.ok[key][c1],
-                                         study.alpha, study.alternative, n_first=n)
+                hits = delta_detections(d_est, d_ok, study.alpha, study.alternative, n_first=n)
                 rate, lo, hi, n_rep = _rate_with_ci(hits, study.ci_level)
-                power.append({"region": key[0], "model": key[1], "effect_size": arm.effect_size,
-                              "true_delta_bp_nd": float(np.nanmean(d_truth[:, :n])), "n_subjects": n,
-                              "power": rate, "ci_low": lo, "ci_high": hi, "n_replicates": n_rep})
+                row = {"region": key[0], "model": key[1], "effect_size": arm.effect_size,
+                       "true_delta_bp_nd": float(np.nanmean(d_truth[:, :n])), "n_subjects": n,
+                       "power": rate, "ci_low": lo, "ci_high": hi, "n_replicates": n_rep}
+                if corrected:
+                    hits = paired_detections(arm.est[key][c0], arm.est[key][c1],
+                                             arm.ok[key][c0] & arm.ok[key][c1], study.alpha, study.alternative,
+                                             n_first=n)
+                    row["power_uncorrected"] = _rate_with_ci(hits, study.ci_level)[0]
+                power.append(row)
     return {"accuracy": accuracy, "detection": detection, "power": power, "estimates": estimates,
             "n_failed": n_failed}
 

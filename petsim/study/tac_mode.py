@@ -37,7 +37,7 @@ from petsim.study.scenario_tac import (
     release_specs,
     tracer_name,
 )
-from petsim.study.tasks import Task
+from petsim.study.tasks import MATCHED_CONTROL, Task
 
 # Noise-free simulations are cached per worker process: subjects without
 # between-subject variability (and control scans) share them.
@@ -240,7 +240,9 @@ def run_tac_subject(study: StudyConfig, task: Task, subject_index: int) -> dict:
     dict
         ``subject`` (its parameters and trait) and ``rows``: one per condition,
         region and model with ``bp_nd`` (estimate), ``bp_nd_se`` (or None),
-        ``converged`` and ``truth_bp_nd``.
+        ``converged`` and ``truth_bp_nd``; the matched control scan's rows
+        (two-window design with ``matched_control``) also have ``scan =
+        "matched_control"``, and their truth is the no-release ``bp_nd_control``.
     """
     setup = _setup(study)
     frames = setup["frames"]
@@ -255,17 +257,19 @@ def run_tac_subject(study: StudyConfig, task: Task, subject_index: int) -> dict:
     c0, c1 = study.conditions
     rows = []
 
-    def noisy(condition_index, tacs):
+    def noisy(scan_index, tacs):
         rng = seeds.generator(study.seed, seeds.STREAM_NOISE, task.seed_arm, task.replicate, subject_index,
-                              condition_index)
+                              scan_index)
         return add_tac_noise(tacs, frames, setup["decay_per_min"], study.noise_cov, ref_regions, rng)
 
-    def collect(condition, fits, truth_rows, truth_key):
+    def collect(condition, fits, truth_rows, truth_key, scan=None):
         for fit in fits:
             bp = float(fit.bp_nd) if fit.bp_nd is not None else float("nan")
             rows.append({"condition": condition, "region": fit.region, "model": fit.model, "bp_nd": bp,
                          "bp_nd_se": _se_of_bp(fit), "converged": bool(fit.converged) and bool(np.isfinite(bp)),
                          "truth_bp_nd": float(truth_rows[fit.region][truth_key])})
+            if scan is not None:
+                rows[-1]["scan"] = scan
             if not rows[-1]["converged"] and getattr(fit, "message", ""):
                 rows[-1]["message"] = str(fit.message)
 
@@ -279,8 +283,15 @@ def run_tac_subject(study: StudyConfig, task: Task, subject_index: int) -> dict:
                 "bp_nd_release")
     else:  # two_windows: one scan, a baseline window and a release window
         windows = (study.baseline_window_min, study.release_window_min)
-        tacs, _, truth = _noise_free(study, setup, subject, rel_key, releases, regions, windows)
+        tacs, tacs_control, truth = _noise_free(study, setup, subject, rel_key, releases, regions, windows)
         scan = noisy(0, tacs)
         collect(c0, _fit(study, frames, scan, ref_regions, windows[0]), truth[windows[0]], "bp_nd_release")
         collect(c1, _fit(study, frames, scan, ref_regions, windows[1]), truth[windows[1]], "bp_nd_release")
+        if study.matched_control:
+            # The same subject without release (same solve), with its own noise: the windows' difference
+            # in this scan is the window bias that the release scan's difference also carries.
+            control = noisy(seeds.SCAN_MATCHED_CONTROL, tacs_control)
+            for condition, window in zip((c0, c1), windows):
+                collect(condition, _fit(study, frames, control, ref_regions, window), truth[window],
+                        "bp_nd_control", scan=MATCHED_CONTROL)
     return {"subject": subject.to_dict(), "rows": rows}

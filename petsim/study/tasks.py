@@ -16,6 +16,9 @@ from petsim.study import seeds
 from petsim.study.config import StudyConfig
 
 MAIN_ARM = "main"
+# ``scan`` of the estimate rows of the two-window design's no-release control scan
+# (rows without ``scan`` belong to the study's own scans).
+MATCHED_CONTROL = "matched_control"
 
 
 @dataclass(frozen=True, order=True)
