@@ -63,13 +63,15 @@ def _print_summary(out_dir, figures: bool) -> None:
     from petsim.study.summary import write_summary
 
     res = write_summary(out_dir, figures=figures)
-    print(f"{'region':<24}{'model':<12}{'quantity':<22}{'n':>6}{'bias':>10}{'SD':>9}{'RMSE':>9}{'cover':>7}")
+    width = max([22] + [len(a["quantity"]) + 2 for a in res["accuracy"]])
+    print(f"{'region':<24}{'model':<12}{'quantity':<{width}}{'n':>6}{'bias':>10}{'SD':>9}{'RMSE':>9}{'cover':>7}")
     for a in res["accuracy"]:
-        print(f"{a['region']:<24}{a['model']:<12}{a['quantity']:<22}{a['n']:>6}{a['bias']:>10.4f}"
+        print(f"{a['region']:<24}{a['model']:<12}{a['quantity']:<{width}}{a['n']:>6}{a['bias']:>10.4f}"
               f"{a['sd']:>9.4f}{a['rmse']:>9.4f}{a['ci_coverage']:>7.2f}")
     for d in res["detection"]:
+        extra = (f" (matched control; uncorrected {d['rate_uncorrected']:.3f})" if "rate_uncorrected" in d else "")
         print(f"{d['region']:<24}{d['model']:<12}{d['kind']} {d['rate']:.3f} "
-              f"[{d['ci_low']:.3f}, {d['ci_high']:.3f}] over {d['n_replicates']} replicates; "
+              f"[{d['ci_low']:.3f}, {d['ci_high']:.3f}]{extra} over {d['n_replicates']} replicates; "
               f"trait r recovered {d['trait_r_recovered']:.3f}")
     if res["n_failed"]:
         print(f"{res['n_failed']} subject replicates failed; see their files in {out_dir}/replicates")

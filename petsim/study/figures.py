@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from petsim.study.config import StudyConfig
+from petsim.study.tasks import MATCHED_CONTROL
 
 
 def _pyplot():
@@ -37,23 +38,34 @@ def write_figures(out_dir, study: StudyConfig, result: dict) -> list:
     regions = sorted({row["region"] for row in est})
     c0, c1 = study.conditions
     if est:
-        # Pair the two conditions of each (replicate, subject, region, model).
-        pairs = {}
+        # Pair the two conditions of each (replicate, subject, region, model), per scan.
+        pairs, control = {}, {}
         for row in est:
             key = (row["replicate"], row["subject"], row["region"], row["model"])
-            pairs.setdefault(key, {})[row["condition"]] = row
+            (control if row.get("scan") == MATCHED_CONTROL else pairs).setdefault(key, {})[row["condition"]] = row
+        corrected = study.matched_control
+
+        def deltas(key, p):
+            """(estimated, true) ΔBP_ND of one pair, corrected by the matched control scan if the study has one."""
+            if not (c0 in p and c1 in p and p[c0]["converged"] and p[c1]["converged"]):
+                return None
+            d = (p[c1]["bp_nd"] - p[c0]["bp_nd"], p[c1]["truth_bp_nd"] - p[c0]["truth_bp_nd"])
+            if corrected:
+                q = control.get(key, {})
+                if not (c0 in q and c1 in q and q[c0]["converged"] and q[c1]["converged"]):
+                    return None
+                d = (d[0] - (q[c1]["bp_nd"] - q[c0]["bp_nd"]), d[1] - (q[c1]["truth_bp_nd"] - q[c0]["truth_bp_nd"]))
+            return d
+
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
         for model in models:
-            d_est, d_truth = [], []
-            for (_, _, _, m), p in pairs.items():
-                if m == model and c0 in p and c1 in p and p[c0]["converged"] and p[c1]["converged"]:
-                    d_est.append(p[c1]["bp_nd"] - p[c0]["bp_nd"])
-                    d_truth.append(p[c1]["truth_bp_nd"] - p[c0]["truth_bp_nd"])
-            axes[0].scatter(d_truth, d_est, s=8, alpha=0.6, label=model)
+            d = [deltas(k, p) for k, p in pairs.items() if k[3] == model]
+            d = [x for x in d if x is not None]
+            axes[0].scatter([t for _, t in d], [e for e, _ in d], s=8, alpha=0.6, label=model)
         lims = axes[0].get_xlim()
         axes[0].plot(lims, lims, "k--", lw=0.8, label="identity")
         axes[0].set(xlabel="true ΔBP_ND", ylabel="estimated ΔBP_ND",
-                    title=f"ΔBP_ND = BP[{c1}] - BP[{c0}]")
+                    title=f"ΔBP_ND = BP[{c1}] - BP[{c0}]" + (" - same in matched control" if corrected else ""))
         axes[0].legend(fontsize=8)
         acc = [a for a in result["accuracy"] if a["quantity"] == f"BP_ND[{c0}]"]
         width = 0.8 / max(1, len(models))
@@ -74,10 +86,11 @@ def write_figures(out_dir, study: StudyConfig, result: dict) -> list:
         fig, ax = plt.subplots(figsize=(5.5, 4.5))
         for model in models:
             xs, ys = [], []
-            for (rep, sub, reg, m), p in pairs.items():
-                if reg == region and m == model and c0 in p and c1 in p:
+            for key, p in pairs.items():
+                d = deltas(key, p) if key[2] == region and key[3] == model else None
+                if d is not None:
                     xs.append(p[c0]["trait"])
-                    ys.append(p[c0]["bp_nd"] - p[c1]["bp_nd"])
+                    ys.append(-d[0])
             ax.scatter(xs, ys, s=8, alpha=0.6, label=model)
         det = {(d["region"], d["model"]): d for d in result["detection"]}
         r_text = ", ".join(f"{m}: r={det[(region, m)]['trait_r_recovered']:.2f}" for m in models
