@@ -132,9 +132,12 @@ def test_two_windows_truth_follows_the_tracer_table(tmp_path):
     tracer = load_tracer("carfentanil")
     for rec, subj in ((r, s) for r in store.read_records(tmp_path) for s in r["result"]["subjects"]):
         sub = draw_subject(study, subj["subject"]["index"], rec["task"]["replicate"])
+        scans = {row.get("scan", "release") for row in subj["rows"]}
+        assert scans == {"release", "matched_control"}  # two_windows has a matched control by default
         for row in subj["rows"]:
             expected = tracer.bp_nd(row["region"]) * sub.bp_scale[row["region"]]
-            if row["condition"] == "baseline" or row["region"] == "thalamus_medial":
+            if (row["condition"] == "baseline" or row["region"] == "thalamus_medial"
+                    or row.get("scan") == "matched_control"):  # the control scan's truth: no release at all
                 assert np.isclose(row["truth_bp_nd"], expected, rtol=1e-9)
             else:  # release window: lowered by the window-mean occupancy, bounded by the peak one
                 assert expected * (1 - 0.15 * sub.release_scale) <= row["truth_bp_nd"] < expected

@@ -77,7 +77,8 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
     figs.append((f"Reconstruction next to the truth ({when})",
                  plot_recon_vs_truth(rd / "recon_vs_truth.png", truth_img, recon_late, centre=centre,
                                      voxel_size_mm=grid.voxel_size_mm,
-                                     title=f"{when}: truth (top) and reconstruction (bottom), through the left amygdala")))
+                                     title=f"{when}: truth (top) and reconstruction (bottom)"
+                                           + (", through the left amygdala" if centre else ""))))
     if scenario["kind"] == "static":
         return figs
     recon_tacs = read_tac_table(lay.deriv("recon", "tacs"))
