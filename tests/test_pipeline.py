@@ -58,7 +58,11 @@ def test_outputs_follow_bids_and_agree_with_the_scenario(tiny_run):
         assert (deriv / f"sub-01_{name}.tsv").stat().st_size > 100
     tacs = read_tsv(deriv / "sub-01_desc-recon_tacs.tsv")
     assert [r["frame_start"] for r in tacs] == pytest.approx(side["FrameTimesStart"])
-    for name in ("index.html", "phantom.png", "sinogram.png", "recon_vs_truth.png", "tacs.png", "logan.png", "bp_scatter.png"):
+    bp_map = nib.load(str(deriv / "sub-01_desc-bfsrtm_bp.nii.gz"))
+    assert bp_map.shape == (48, 48, 63) and np.allclose(bp_map.affine, img.affine)
+    assert np.isfinite(np.asarray(bp_map.dataobj)).all()
+    for name in ("index.html", "phantom.png", "sinogram.png", "recon_vs_truth.png", "tacs.png", "logan.png", "bp_scatter.png",
+                 "map_bfsrtm.png"):
         assert (tiny_run / "report" / name).stat().st_size > 1000, name
     hs = sorted((deriv / "sinograms").glob("release_frame-00_prompts.hs"))
     assert hs and "!INTERFILE" in hs[0].read_text()

@@ -98,6 +98,17 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
     ref = _reference(recon_tacs, an["reference"])
     figs.append(("Logan reference plots",
                  plot_logan(rd / "logan.png", start, end, {r: recon_tacs.regions[r] for r in regions}, ref, an["t_star_min"])))
+    for method in an["maps"]:
+        est_path = lay.deriv_dir / f"{lay.sub}_desc-{method.replace('_', '')}_bp.nii.gz"
+        truth_path = lay.deriv_dir / f"{lay.sub}_desc-truthbaseline_bp.nii.gz"
+        if est_path.is_file() and truth_path.is_file():
+            est, g = read_nifti(est_path)
+            truth_bp, _ = read_nifti(truth_path)
+            figs.append((f"Voxelwise BP_ND ({method}) next to the true baseline BP_ND map",
+                         plot_recon_vs_truth(rd / f"map_{method}.png", truth_bp, est, centre=centre,
+                                             voxel_size_mm=g.voxel_size_mm, units="BP_ND",
+                                             row_labels=("true BP_ND", f"{method} BP_ND"),
+                                             title=f"BP_ND: truth (top) and {method} of the whole scan (bottom)")))
     rows = [r for r in read_tsv(lay.deriv("validation", "bp")) if r.get("BP_ND") is not None]
     figs.append(("Estimated against true BP_ND",
                  plot_bp_scatter(rd / "bp_scatter.png", [r["true_BP_ND"] for r in rows], [r["BP_ND"] for r in rows],

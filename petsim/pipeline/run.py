@@ -267,10 +267,38 @@ def fit_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
         row["bias_percent_no_blood"] = novb[rm]["bias_percent"] if rm in novb else None
         row["percent_delta_noisefree_tacs"] = noisefree[rm].get("percent_delta") if rm in noisefree else None
     write_tsv(lay.deriv("validation", "bp"), comparison)
+    _parametric_maps(lay, scenario, quiet)
     lay.mark_done("fit", key)
     if not quiet:
         print(summary_table(comparison))
     return lay
+
+
+def _parametric_maps(lay: RunLayout, scenario, quiet: bool) -> None:
+    """Voxelwise BP_ND of the scan with release (whole scan), inside the brain, next to the truth map."""
+    from petsim.io import read_nifti
+    from petsim.modeling import bfsrtm_map, logan_ref_map, mrtm2_map, read_tac_table
+
+    methods = scenario["analysis"]["maps"]
+    if not methods:
+        return
+    img, grid = read_nifti(lay.pet("release"))
+    labels, _ = read_nifti(lay.deriv_dir / f"{lay.sub}_dseg.nii.gz")
+    tissue = {r["index"]: r["tissue"] for r in read_tsv(lay.deriv_dir / f"{lay.sub}_dseg.tsv")}
+    mask = np.isin(labels, [i for i, t in tissue.items() if t in ("grey", "white")])
+    table = read_tac_table(lay.deriv("recon", "tacs"))
+    ref = table.reference(scenario["analysis"]["reference"])
+    start, end = table.frame_start_min, table.frame_end_min
+    an = scenario["analysis"]
+    for method in methods:
+        if method == "bfsrtm":
+            maps = bfsrtm_map(img, ref, start, end, mask=mask, progress=not quiet)
+        elif method == "mrtm2":
+            maps = mrtm2_map(img, ref, start, end, mask=mask, t_star_min=an["t_star_min"], progress=not quiet)
+        else:
+            maps = logan_ref_map(img, ref, start, end, an["t_star_min"], mask=mask, progress=not quiet)
+        bp = np.where(mask, np.nan_to_num(maps["BP_ND"], nan=0.0), 0.0).astype(np.float32)
+        write_nifti(lay.deriv_dir / f"{lay.sub}_desc-{method.replace('_', '')}_bp.nii.gz", bp, grid)
 
 
 def summary_table(comparison: list[dict]) -> str:

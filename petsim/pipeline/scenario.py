@@ -96,9 +96,13 @@ SCHEMA: dict = {
         ),
         "control": (True, bool, None, "also simulate the matched no-release scan and judge ΔBP against it"),
         "regions": ([], list, None, "regions to report (default: every region with specific binding)"),
+        "maps": (["bfsrtm"], list, None, "voxelwise BP_ND maps of the whole scan: bfsrtm, mrtm2, logan_ref (written as NIfTI and compared with the truth map)"),
         "voi": ("labels", str, ("labels", "core"), "VOIs for the TACs: every labelled voxel, or only voxels at least 90% inside the region"),
     },
 }
+
+#: Voxelwise BP_ND methods (petsim.modeling): basis-function SRTM, MRTM2 and Logan reference maps.
+MAP_METHODS = ("bfsrtm", "mrtm2", "logan_ref")
 
 RELEASE_SCHEMA: dict = {
     "regions": (None, list, None, "regions where the release happens (names, or a structure for both sides)"),
@@ -228,6 +232,9 @@ def _check_consistency(data: dict):
     durations = data["frames"]["durations_min"]
     if durations is not None and (not durations or not all(isinstance(d, _NUM) and d > 0 for d in durations)):
         raise ScenarioError(f"frames.durations_min must be positive numbers, got {durations!r}")
+    bad_maps = [m for m in data["analysis"]["maps"] if m not in MAP_METHODS]
+    if bad_maps:
+        raise ScenarioError(f"analysis.maps: unknown method {bad_maps[0]!r}; choose from {', '.join(MAP_METHODS)}")
     for i, w in enumerate(data["analysis"]["windows"]):
         if not isinstance(w, dict) or set(w) != {"name", "start_min", "end_min"}:
             raise ScenarioError(f"analysis.windows[{i}] must be a table with name, start_min, end_min; got {w!r}")

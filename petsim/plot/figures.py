@@ -40,7 +40,7 @@ def _slices(vol, centre):
 
 
 def plot_recon_vs_truth(path, truth: np.ndarray, recon: np.ndarray, centre=None, title: str = "", units: str = "Bq/mL",
-                        voxel_size_mm=(1.0, 1.0, 1.0)) -> Path:
+                        voxel_size_mm=(1.0, 1.0, 1.0), row_labels=("truth", "reconstruction")) -> Path:
     """Transverse, coronal and sagittal slices of the truth (top) and the reconstruction (bottom), drawn to scale."""
     truth, recon = np.asarray(truth), np.asarray(recon)
     if centre is None:
@@ -51,7 +51,7 @@ def plot_recon_vs_truth(path, truth: np.ndarray, recon: np.ndarray, centre=None,
     vmax = float(np.percentile(truth, 99.9)) * 1.2 or 1.0
     fig, axes = plt.subplots(2, 3, figsize=(11, 7))
     names = ("transverse", "coronal", "sagittal")
-    for row, (vol, label) in enumerate(((truth, "truth"), (recon, "reconstruction"))):
+    for row, (vol, label) in enumerate(zip((truth, recon), row_labels)):
         for col, sl in enumerate(_slices(vol, centre)):
             im = axes[row, col].imshow(sl, origin="lower", cmap="inferno", vmin=0, vmax=vmax, extent=extents[col])
             axes[row, col].set_title(f"{label}: {names[col]}")
