@@ -17,6 +17,7 @@ pytest.importorskip("dask.distributed")
 
 from petsim.study import load_study, run_study, study_tasks, summarise, write_summary  # noqa: E402
 from petsim.study import seeds, store  # noqa: E402
+from petsim.study import tasks as tasks_mod  # noqa: E402
 from petsim.study.cohort import draw_subject  # noqa: E402
 from petsim.study.config import study_from_dict  # noqa: E402
 
@@ -123,6 +124,9 @@ def test_no_variability_gives_population_values():
     ({"replicates": 3}, "unknown keys"),
     ({"conditions": ["a", "a"]}, "conditions"),
     ({"power": {"effect_sizes": [1.5], "n_subjects": [4], "n_replicates": 2}}, "effect_sizes"),
+    ({"matched_control": True}, "matched_control = true needs design 'two_windows'"),
+    ({"design": "two_windows", "baseline_window_min": [10, 45], "release_window_min": [50, 90],
+      "matched_control": "yes"}, "matched_control = 'yes'"),
 ])
 def test_bad_study_values_are_named(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -388,3 +392,107 @@ def test_image_mode_sends_no_subject_key_without_variability(tmp_path, monkeypat
                        variability={"release_log_sd": 0.3})
     run_study(study, tmp_path, workers=1, processes=False, progress=False)
     assert len(seen) == 4 and all("subject" not in o for o in seen)
+
+
+# ---------------------------------------------------------------- two windows with a matched control
+WINDOW_BIAS = 0.3  # BP_ND of the release window minus the baseline window's without any release
+
+
+def window_bias_subject(study, task, subject_index):
+    """One scan with a release and a matched control scan; both carry the same window bias, SD noise each fit."""
+    subject = draw_subject(study, subject_index, task.replicate, task.seed_arm)
+    c0, c1 = study.conditions
+    rows = []
+    for scan, key in (("release", 0), (tasks_mod.MATCHED_CONTROL, seeds.SCAN_MATCHED_CONTROL)):
+        rng = seeds.generator(study.seed, seeds.STREAM_NOISE, task.seed_arm, task.replicate, subject_index, key)
+        z0, z1 = rng.standard_normal(2)
+        drop = DELTA if scan == "release" and not task.control else 0.0
+        for condition, truth, est in ((c0, TRUTH, TRUTH + BIAS + SD * z0),
+                                      (c1, TRUTH - drop, TRUTH - drop + BIAS + WINDOW_BIAS + SD * z1)):
+            row = {"condition": condition, "region": "amygdala_r", "model": "srtm", "bp_nd": float(est),
+                   "bp_nd_se": SD, "converged": True, "truth_bp_nd": truth}
+            if scan != "release":
+                row["scan"] = scan
+            rows.append(row)
+    return {"subject": subject.to_dict(), "rows": rows}
+
+
+def test_matched_control_config_defaults():
+    windows = {"baseline_window_min": [10, 45], "release_window_min": [50, 90]}
+    assert make_study(design="two_windows", **windows).matched_control is True
+    assert make_study(design="two_windows", matched_control=False, **windows).matched_control is False
+    assert make_study().matched_control is False
+    # a study without the key keeps its fingerprint: older folders of the two-scan design still resume
+    two_scans = make_study()
+    assert "matched_control" in two_scans.to_dict()
+    assert study_from_dict(two_scans.to_dict()).fingerprint() == two_scans.fingerprint()
+
+
+def test_summary_corrects_the_window_bias_with_the_matched_control(tmp_path):
+    study = make_study(n_replicates=150, n_subjects=8, alternative="decrease", design="two_windows",
+                       baseline_window_min=[10, 45], release_window_min=[50, 90],
+                       power={"effect_sizes": [0.1], "n_subjects": [4, 8], "n_replicates": 80})
+    run_study(study, tmp_path, workers=2, processes=False, subject_fn=window_bias_subject, progress=False)
+    res = write_summary(tmp_path)
+    acc = {a["quantity"]: a for a in res["accuracy"]}
+    n = 150 * 8
+    # corrected: (release-scan difference) - (control-scan difference) = -DELTA + four independent N(0, SD^2)
+    d = acc["delta_BP_ND"]
+    assert d["n"] == n and abs(d["truth_mean"] + DELTA) < 1e-12
+    assert abs(d["bias"]) < 4 * 2 * SD / math.sqrt(n)
+    assert abs(d["sd"] - 2 * SD) < 4 * 2 * SD / math.sqrt(2 * n)
+    assert abs(d["ci_coverage"] - 0.95) < 4 * math.sqrt(0.95 * 0.05 / n)  # SE = sqrt(4 SD^2), no bias
+    pct = acc["percent_delta_BP_ND"]
+    assert abs(pct["truth_mean"] + 100 * DELTA / TRUTH) < 1e-9
+    # uncorrected: the window bias stays in
+    u = acc["delta_BP_ND_uncorrected"]
+    assert abs(u["bias"] - WINDOW_BIAS) < 4 * SD * math.sqrt(2 / n)
+    w = acc["matched_control_delta_BP_ND"]
+    assert w["truth_mean"] == 0.0 and abs(w["bias"] - WINDOW_BIAS) < 4 * SD * math.sqrt(2 / n)
+    assert {"BP_ND[baseline]", "matched_control_BP_ND[release]"} <= set(acc)
+    # detection: one-sided one-sample t-test of the corrected ΔBP_ND ~ N(-DELTA, 4 SD^2), 8 subjects;
+    # uncorrected, WINDOW_BIAS = DELTA hides the release entirely: the paired test sees a zero mean.
+    det = res["detection"][0]
+    assert det["test"] == "matched_control_one_sample_t" and det["kind"] == "detection_rate"
+
+    def t_power(n_sub, mean_over_sd):
+        return 1 - stats.nct.cdf(stats.t.ppf(0.95, n_sub - 1), n_sub - 1, mean_over_sd * math.sqrt(n_sub))
+
+    power = t_power(8, DELTA / (2 * SD))
+    assert abs(det["rate"] - power) < 4 * math.sqrt(power * (1 - power) / 150)
+    assert abs(det["rate_uncorrected"] - 0.05) < 4 * math.sqrt(0.05 * 0.95 / 150)
+    for p in res["power"]:
+        expect = t_power(p["n_subjects"], DELTA / (2 * SD))
+        assert p["n_replicates"] == 80 and abs(p["power"] - expect) < 4 * math.sqrt(expect * (1 - expect) / 80)
+        assert abs(p["true_delta_bp_nd"] + DELTA) < 1e-12
+        assert p["power_uncorrected"] < 0.2
+    assert (tmp_path / "figures" / "accuracy.png").is_file()
+
+
+def test_image_mode_two_windows_runs_a_matched_control_scan(tmp_path, monkeypatch):
+    from petsim.study import image_mode
+
+    calls = []
+
+    def fake(scenario, seed, overrides=None):
+        calls.append((seed, overrides))
+        mag = sum(r["magnitude"] for r in overrides["releases"])
+        truth, estimates = [], []
+        for k, w in enumerate(overrides["analysis"]["windows"]):
+            bp = 2.0 * (1 - mag * k)  # the release lowers the second window only
+            truth.append({"region": "amygdala_r", "window": w["name"], "bp_nd_release": bp})
+            estimates.append({"region": "amygdala_r", "model": "srtm", "window": w["name"],
+                              "BP_ND": bp + 0.1 * k, "converged": True})  # + a window bias of 0.1
+        return {"truth": truth, "estimates": estimates}
+
+    monkeypatch.setattr(image_mode, "_run_in_memory", lambda: fake)
+    study = make_study(mode="image", n_replicates=1, n_subjects=2, design="two_windows",
+                       baseline_window_min=[10, 45], release_window_min=[50, 90])
+    run_study(study, tmp_path, workers=1, processes=False, progress=False)
+    assert len(calls) == 2 * 2 and len({seed for seed, _ in calls}) == 4  # release + control scan per subject
+    assert sorted(len(o["releases"]) for _, o in calls) == [0, 0, 1, 1]
+    assert all([w["name"] for w in o["analysis"]["windows"]] == ["baseline", "release"] for _, o in calls)
+    acc = {a["quantity"]: a for a in summarise(tmp_path)["accuracy"]}
+    assert math.isclose(acc["delta_BP_ND"]["bias"], 0.0, abs_tol=1e-12)  # the window bias is removed
+    assert math.isclose(acc["delta_BP_ND_uncorrected"]["bias"], 0.1, rel_tol=1e-9)
+    assert math.isclose(acc["delta_BP_ND"]["truth_mean"], -0.2, rel_tol=1e-9)

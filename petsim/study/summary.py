@@ -144,7 +144,7 @@ class ArmData:
         """(estimate, truth, se, ok) of ΔBP_ND[release scan] - ΔBP_ND[matched control scan].
 
         The truth is the same difference of the truths: the release's true ΔBP_ND
-        (the control scan's true ΔBP_ND is 0 up to the tracer's own mass effect).
+        (the control scan's true ΔBP_ND is 0 up to quadrature rounding).
         SE: sqrt of the sum of the four SE^2 (windows of one scan treated as independent).
         """
         e, t, s, o = self.delta(key)
