@@ -7,7 +7,7 @@ import numpy as np
 from petsim.grid import Grid
 from petsim.operators.base import LinearOperator
 from petsim.projectors import _kernels
-from petsim.projectors.rays import _Threads, check_num_threads, chunk_buffers, grid_arrays
+from petsim.projectors.rays import _Threads, check_num_threads, check_values, chunk_buffers, grid_arrays
 
 _KERNELS = {
     "joseph": (_kernels.joseph_forward_layout, _kernels.joseph_back_layout),
@@ -62,14 +62,7 @@ class LayoutProjector(LinearOperator):
 
     def adjoint(self, values) -> np.ndarray:
         """Exact matched back projection into an image of ``grid.shape``."""
-        vals = np.asarray(values)
-        if vals.shape != self.out_shape:
-            raise ValueError(f"LayoutProjector.adjoint input has shape {vals.shape}, expected {self.out_shape}")
-        if not (np.issubdtype(vals.dtype, np.floating) or np.issubdtype(vals.dtype, np.integer)) or vals.dtype == bool:
-            raise TypeError(f"LayoutProjector.adjoint input must be a real numeric array, got dtype {vals.dtype}")
-        vals = np.ascontiguousarray(vals, dtype=np.float32).ravel()
-        if not np.all(np.isfinite(vals)):
-            raise ValueError("LayoutProjector.adjoint input contains NaN or infinite values")
+        vals = check_values(values, self.out_shape, "LayoutProjector.adjoint input")
         out = np.zeros(self.grid.n_voxels, dtype=np.float32)
         if self._n_lor:
             bufs = chunk_buffers(self._n_lor, self.grid.n_voxels, self.num_threads)

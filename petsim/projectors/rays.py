@@ -50,6 +50,19 @@ def grid_arrays(grid: Grid):
             shape, strides)
 
 
+
+def check_values(values, shape, name: str) -> np.ndarray:
+    """Sinogram-side input of a back projection as flat float32, after checking shape, dtype and finiteness."""
+    vals = np.asarray(values)
+    if vals.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {vals.shape}, expected {tuple(shape)}")
+    if not (np.issubdtype(vals.dtype, np.floating) or np.issubdtype(vals.dtype, np.integer)) or vals.dtype == bool:
+        raise TypeError(f"{name} must be a real numeric array, got dtype {vals.dtype}")
+    vals = np.ascontiguousarray(vals, dtype=np.float32).ravel()
+    if not np.all(np.isfinite(vals)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return vals
+
 class _Threads:
     """Context manager that sets numba's thread count for one call and restores it."""
 
@@ -112,14 +125,7 @@ class RayProjector(LinearOperator):
 
     def adjoint(self, values) -> np.ndarray:
         """Exact matched back projection of ``values`` (shape ``out_shape``) into an image of ``grid.shape``."""
-        vals = np.asarray(values)
-        if vals.shape != self.out_shape:
-            raise ValueError(f"{type(self).__name__}.adjoint input has shape {vals.shape}, expected {self.out_shape}")
-        if not (np.issubdtype(vals.dtype, np.floating) or np.issubdtype(vals.dtype, np.integer)) or vals.dtype == bool:
-            raise TypeError(f"{type(self).__name__}.adjoint input must be a real numeric array, got dtype {vals.dtype}")
-        vals = np.ascontiguousarray(vals, dtype=np.float32).ravel()
-        if not np.all(np.isfinite(vals)):
-            raise ValueError(f"{type(self).__name__}.adjoint input contains NaN or infinite values")
+        vals = check_values(values, self.out_shape, f"{type(self).__name__}.adjoint input")
         out = np.zeros(self.grid.n_voxels, dtype=np.float32)
         if self._n_lor:
             bufs = chunk_buffers(self._n_lor, self.grid.n_voxels, self.num_threads)
