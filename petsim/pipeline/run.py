@@ -182,10 +182,10 @@ def reconstruct_stage(out_dir, force: bool = False, quiet: bool = False) -> RunL
         _log(f"reconstructing the {scan} scan: {len(frames)} frames, {sc['recon']['algorithm']} "
              f"({sc['recon']['rebin'] if sc['scanner']['mode'] == '3d' else '2d'})", quiet)
         img = reconstruct_scan(world, frames, progress=not quiet)
-        dcf = [f.decay_correction_factor for f in frames]
-        starts = [f.frame_start_min for f in frames]
-        ends = [f.frame_start_min + f.frame_duration_min for f in frames]
-        write_nifti(lay.pet(scan), img, world.recon_grid, frame_duration_s=60.0 * frames[0].frame_duration_min)
+        dcf = [m["decay_correction_factor"] for m in frames.meta]
+        starts = [m["frame_start_min"] for m in frames.meta]
+        ends = [m["frame_start_min"] + m["frame_duration_min"] for m in frames.meta]
+        write_nifti(lay.pet(scan), img, world.recon_grid, frame_duration_s=60.0 * frames.meta[0]["frame_duration_min"])
         write_sidecar(lay.pet(scan, ".json"), _sidecar(sc, starts, ends, dcf, iso))
         vois = voi_labels(ph, sc["analysis"]["voi"])
         present = set(np.unique(vois).tolist())  # a "core" VOI can be empty for a thin structure

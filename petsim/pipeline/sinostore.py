@@ -94,28 +94,54 @@ def save_scan(directory, scan: str, frames, scanner, layout) -> Path:
     return Path(directory)
 
 
-def load_scan(directory, scan: str) -> list[EmissionData]:
-    directory = Path(directory)
-    meta_path = directory / f"{scan}_frames.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"no simulated {scan} scan in {directory} (run `petsim simulate` first)")
-    table = json.loads(meta_path.read_text())
-    order = np.asarray(table["order"])
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(order.size)
-    frames, base = [], None
-    for f, m in enumerate(table["frames"]):
-        stored, _ = read_interfile_sinogram(directory / f"{scan}_frame-{f:02d}_prompts.hs")
-        with np.load(directory / f"{scan}_frame-{f:02d}_model.npz") as z:
+class StoredScan:
+    """The frames of a stored scan, read one at a time on access (memory of one frame, not of the scan).
+
+    ``len(scan)``, ``scan[i]`` (an :class:`EmissionData`), iteration, and ``scan.meta``
+    (frame times, decay-correction factors and count figures without reading the sinograms).
+    """
+
+    def __init__(self, directory, scan: str):
+        self.directory, self.scan = Path(directory), scan
+        meta_path = self.directory / f"{scan}_frames.json"
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"no simulated {scan} scan in {self.directory} (run `petsim simulate` first)")
+        table = json.loads(meta_path.read_text())
+        order = np.asarray(table["order"])
+        self._inverse = np.empty_like(order)
+        self._inverse[order] = np.arange(order.size)
+        self.meta = table["frames"]
+        self._base = None
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def _base_multiplicative(self) -> np.ndarray:
+        if self._base is None:
+            with np.load(self.directory / f"{self.scan}_frame-00_model.npz") as z:
+                self._base = z["multiplicative"]
+        return self._base
+
+    def __getitem__(self, f: int) -> EmissionData:
+        if not 0 <= f < len(self):
+            raise IndexError(f"frame {f} is not in the {self.scan} scan of {len(self)} frames")
+        m = self.meta[f]
+        stored, _ = read_interfile_sinogram(self.directory / f"{self.scan}_frame-{f:02d}_prompts.hs")
+        with np.load(self.directory / f"{self.scan}_frame-{f:02d}_model.npz") as z:
             additive = z["additive"]
             mult = z["multiplicative"] if "multiplicative" in z.files else None
-        if base is None:
-            base = mult
         if mult is None:
-            mult = base * np.float32(m["multiplicative_ratio"])
-        frames.append(EmissionData(
-            prompts=stored[inverse], multiplicative=mult, additive=additive, scale=m["scale"],
+            mult = self._base_multiplicative() * np.float32(m["multiplicative_ratio"])
+        return EmissionData(
+            prompts=stored[self._inverse], multiplicative=mult, additive=additive, scale=m["scale"],
             frame_start_min=m["frame_start_min"], frame_duration_min=m["frame_duration_min"],
             decay_correction_factor=m["decay_correction_factor"], info=m["info"],
-        ))
-    return frames
+        )
+
+
+def load_scan(directory, scan: str) -> StoredScan:
+    """The stored frames of ``scan`` (read on access)."""
+    return StoredScan(directory, scan)

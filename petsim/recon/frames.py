@@ -56,6 +56,8 @@ def reconstruct_frames(frames, setup: OSEMSetup, n_iter: int, rebin=None, layout
     Parameters
     ----------
     frames : sequence of EmissionData
+        Any sequence with ``len`` and indexing; frames are read one at a time
+        (a lazily loading sequence keeps the memory of one frame).
     setup, n_iter, rebin, layout_3d, post_filter_fwhm_mm :
         As :func:`reconstruct_frame`.
     progress : bool
@@ -68,15 +70,16 @@ def reconstruct_frames(frames, setup: OSEMSetup, n_iter: int, rebin=None, layout
         ``decay_correction_factor`` applied). Bit-identical for the same input
         and thread count (all reductions have a fixed order).
     """
-    frames = list(frames)
-    if not frames:
+    if isinstance(frames, EmissionData) or not hasattr(frames, "__len__"):
+        frames = list(frames) if not isinstance(frames, EmissionData) else [frames]
+    if len(frames) == 0:
         raise ValueError("frames is empty; give at least one EmissionData")
-    for i, f in enumerate(frames):
-        if not isinstance(f, EmissionData):
-            raise TypeError(f"frame {i} is a {type(f).__name__}, expected EmissionData")
     out = np.zeros(setup.grid.shape + (len(frames),), np.float32)
     with tqdm(total=len(frames) * n_iter, desc="recon", unit="it", disable=not progress) as bar:
-        for i, f in enumerate(frames):
+        for i in range(len(frames)):
+            f = frames[i]
+            if not isinstance(f, EmissionData):
+                raise TypeError(f"frame {i} is a {type(f).__name__}, expected EmissionData")
             bar.set_description(f"recon frame {i + 1}/{len(frames)}")
             out[..., i] = osem(_rebinned(f, rebin, layout_3d, setup), setup, n_iter,
                                post_filter_fwhm_mm=post_filter_fwhm_mm, progress=False, _bar=bar)
