@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 
 def fit_scan(tac_table, scenario, regions, skip_models=()):
     """Fit every model of the scenario (but ``skip_models``) to every region, once per analysis window."""
@@ -132,6 +130,3 @@ def regions_to_report(scenario, truth_rows) -> list[str]:
     released = [r for r in seen if any(t["region"] == r and abs(t.get("delta_bp_nd") or 0) > 0 for t in truth_rows)]
     return released + [r for r in seen if r not in released]
 
-
-def np_or_none(x):
-    return None if x is None else np.asarray(x)

@@ -139,8 +139,8 @@ def _write_truth(lay: RunLayout, world: World, truth) -> None:
         mask = ph.labels == r.id
         bp[mask] = row["bp_nd_baseline"]
         dbp[mask] = row["delta_bp_nd"]
-    write_nifti(lay.deriv("truth", "bp", ext=".nii.gz").with_name(f"{lay.sub}_desc-truthbaseline_bp.nii.gz"), bp, ph.grid)
-    write_nifti(lay.deriv_dir / f"{lay.sub}_desc-truthdelta_bp.nii.gz", dbp, ph.grid)
+    write_nifti(lay.deriv("truthbaseline", "bp", ext=".nii.gz"), bp, ph.grid)
+    write_nifti(lay.deriv("truthdelta", "bp", ext=".nii.gz"), dbp, ph.grid)
 
 
 def _begin_stage(out_dir, stage: str, force: bool, quiet: bool):
@@ -165,7 +165,7 @@ def reconstruct_stage(out_dir, force: bool = False, quiet: bool = False) -> RunL
     from petsim.isotopes import get_isotope
     from petsim.modeling import extract_tacs, write_tac_table
     from petsim.pipeline.reconstruct import reconstruct_scan
-    from petsim.pipeline.sinostore import load_scan
+    from petsim.pipeline.sinostore import StoredScan
 
     lay, scenario, key, todo = _begin_stage(out_dir, "reconstruct", force, quiet)
     if not todo:
@@ -178,7 +178,7 @@ def reconstruct_stage(out_dir, force: bool = False, quiet: bool = False) -> RunL
     sc = scenario.data
     iso = get_isotope(sc["tracer"]["isotope"])
     for scan in scans:
-        frames = load_scan(lay.sino_dir, scan)
+        frames = StoredScan(lay.sino_dir, scan)
         _log(f"reconstructing the {scan} scan: {len(frames)} frames, {sc['recon']['algorithm']} "
              f"({sc['recon']['rebin'] if sc['scanner']['mode'] == '3d' else '2d'})", quiet)
         img = reconstruct_scan(world, frames, progress=not quiet)

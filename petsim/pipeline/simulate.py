@@ -51,27 +51,20 @@ def subject_tracer(tracer, names, subject: dict | None):
     return tracer
 
 
-def simulate_kinetics(world: World, subject: dict | None = None):
+def simulate_kinetics(world: World, subject: dict | None = None, blood_volume: bool | None = None):
+    """Kinetics of every region with and without release.
+
+    ``blood_volume=False`` sets vB = 0 (default: the scenario's ``tracer.blood_volume``); its
+    noise-free TACs isolate the bias that the blood volume causes.
+    """
     from petsim.kinetics import load_tracer, simulate
 
     sc = world.scenario
     names = active_regions(world.phantom_recon)
     tracer = subject_tracer(load_tracer(sc["tracer"]["name"]), names, subject)
-    if not sc["tracer"]["blood_volume"]:
+    if not (sc["tracer"]["blood_volume"] if blood_volume is None else blood_volume):
         tracer = tracer.with_changes(vB=0.0)
-    frames = world.frames
-    releases = make_releases(sc, names, float(frames.ends_min[-1]))
-    return simulate(names, tracer, plasma_input(sc), frames, releases=releases, isotope=sc["tracer"]["isotope"])
-
-
-def simulate_kinetics_without_blood(world: World):
-    """The same kinetics with vB = 0: its noise-free TACs isolate the bias that the blood volume causes."""
-    from petsim.kinetics import load_tracer, simulate
-
-    sc = world.scenario
-    names = active_regions(world.phantom_recon)
-    tracer = load_tracer(sc["tracer"]["name"]).with_changes(vB=0.0)
-    releases = make_releases(sc, names, float(world.frames.ends_min[-1]))
+    releases = make_releases(sc, names)
     return simulate(names, tracer, plasma_input(sc), world.frames, releases=releases, isotope=sc["tracer"]["isotope"])
 
 
@@ -82,18 +75,14 @@ def truth_of(world: World, res, with_blood_free: bool = True) -> Truth:
         for row in res.truth_table(window_min=(w["start_min"], w["end_min"])):
             rows.append({"window": w["name"], "start_min": w["start_min"], "end_min": w["end_min"], **row})
     noisefree = {
-        "release": {r: res.frame_mean(r) for r in res_regions(res)},
-        "control": {r: res.frame_mean(r, control=True) for r in res_regions(res)},
+        "release": {r: res.frame_mean(r) for r in res.region_names},
+        "control": {r: res.frame_mean(r, control=True) for r in res.region_names},
     }
     if sc["tracer"]["blood_volume"] and with_blood_free:
-        novb = simulate_kinetics_without_blood(world)
-        noisefree["release-novb"] = {r: novb.frame_mean(r) for r in res_regions(novb)}
-        noisefree["control-novb"] = {r: novb.frame_mean(r, control=True) for r in res_regions(novb)}
+        novb = simulate_kinetics(world, blood_volume=False)
+        noisefree["release-novb"] = {r: novb.frame_mean(r) for r in novb.region_names}
+        noisefree["control-novb"] = {r: novb.frame_mean(r, control=True) for r in novb.region_names}
     return Truth(rows, noisefree, res, getattr(res, "truth_definition", ""))
-
-
-def res_regions(res) -> list[str]:
-    return list(res.region_names)
 
 
 def basis_groups(world: World, res):
@@ -104,7 +93,7 @@ def basis_groups(world: World, res):
     """
     from petsim.acquisition import group_identical_kinetics
 
-    names = res_regions(res)
+    names = list(res.region_names)
     both = np.stack([np.concatenate([res.frame_integral_physical(r), res.frame_integral_physical(r, control=True)])
                      for r in names])
     _, integrals, group_names = group_identical_kinetics(both, names)

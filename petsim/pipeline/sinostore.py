@@ -85,15 +85,6 @@ class ScanWriter:
         return self.meta
 
 
-def save_scan(directory, scan: str, frames, scanner, layout) -> Path:
-    """Write every frame of an iterable of :class:`EmissionData`."""
-    writer = ScanWriter(directory, scan, scanner, layout)
-    for fr in frames:
-        writer.add(fr)
-    writer.close()
-    return Path(directory)
-
-
 class StoredScan:
     """The frames of a stored scan, read one at a time on access (memory of one frame, not of the scan).
 
@@ -140,8 +131,3 @@ class StoredScan:
             frame_start_min=m["frame_start_min"], frame_duration_min=m["frame_duration_min"],
             decay_correction_factor=m["decay_correction_factor"], info=m["info"],
         )
-
-
-def load_scan(directory, scan: str) -> StoredScan:
-    """The stored frames of ``scan`` (read on access)."""
-    return StoredScan(directory, scan)

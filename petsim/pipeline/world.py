@@ -71,14 +71,13 @@ def expand_regions(names, available, key: str) -> list[str]:
     return out
 
 
-def make_releases(scenario: Scenario, region_names, scan_end_min: float):
+def make_releases(scenario: Scenario, region_names):
+    """Release objects of the scenario (their timing was checked by :func:`validate`)."""
     from petsim.kinetics import GammaRelease, StepRelease
 
     releases = []
     for i, rel in enumerate(scenario["releases"]):
         regions = expand_regions(rel["regions"], region_names, f"releases[{i}].regions")
-        if rel["onset_min"] >= scan_end_min:
-            raise ScenarioError(f"releases[{i}].onset_min = {rel['onset_min']} min is at or after the scan end ({scan_end_min} min)")
         if rel["profile"] == "step":
             releases.append(StepRelease(regions=regions, onset_min=rel["onset_min"], magnitude=rel["magnitude"], end_min=rel["end_min"]))
         else:
@@ -102,22 +101,20 @@ def scanner_and_layout(scenario: Scenario):
 
     s = scenario["scanner"]
     scanner = get_scanner(s["name"])
-    kw = {"view_mashing": s["view_mashing"]}
-    if s["n_radial"]:
-        kw["n_radial"] = s["n_radial"]
     if s["mode"] == "3d":
-        layout = scanner.layout_3d(span=s["span"], max_ring_diff=s["max_ring_diff"], **kw)
+        layout = scanner.layout_3d(span=s["span"], max_ring_diff=s["max_ring_diff"], **_layout_options(s))
     else:
-        layout = scanner.layout_2d(cross_planes=True, **kw)
+        layout = layout_2d_for(scenario, scanner)
     return scanner, layout
 
 
+def _layout_options(s: dict) -> dict:
+    return {"view_mashing": s["view_mashing"], **({"n_radial": s["n_radial"]} if s["n_radial"] else {})}
+
+
 def layout_2d_for(scenario: Scenario, scanner):
-    s = scenario["scanner"]
-    kw = {"view_mashing": s["view_mashing"]}
-    if s["n_radial"]:
-        kw["n_radial"] = s["n_radial"]
-    return scanner.layout_2d(cross_planes=True, **kw)
+    """The 2D (direct + cross planes) layout of the scenario's scanner: the target of rebinning."""
+    return scanner.layout_2d(cross_planes=True, **_layout_options(scenario["scanner"]))
 
 
 def validate(scenario: Scenario) -> None:
