@@ -95,7 +95,7 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
     figs.append((f"Regional TACs of the reconstruction with {model} fits",
                  plot_tacs(rd / "tacs.png", mid, {r: recon_tacs.regions[r] for r in regions}, fits,
                            title=f"reconstructed TACs and {model} fits")))
-    ref = _reference(recon_tacs, an["reference"])
+    ref = recon_tacs.reference(an["reference"])
     figs.append(("Logan reference plots",
                  plot_logan(rd / "logan.png", start, end, {r: recon_tacs.regions[r] for r in regions}, ref, an["t_star_min"])))
     for method in an["maps"]:
@@ -124,11 +124,6 @@ def _centre_of(ph, name):
     if not mask.any():
         return None
     return tuple(int(round(c)) for c in np.argwhere(mask).mean(axis=0))
-
-
-def _reference(table, ref):
-    cols = [k for k in table.regions if k == ref or k.startswith(ref + "_")]
-    return np.mean([table.regions[c] for c in cols], axis=0)
 
 
 def _lpntpet_section(lay: RunLayout, scenario) -> list[str]:
