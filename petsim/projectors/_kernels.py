@@ -99,6 +99,10 @@ def _joseph_line(img, ua0, dua, na, sa, ub0, dub, nb, sb, uc0, duc, nc, sc, step
     # forward and back projection exact transposes)
     ub = ub0 + (i_lo - ua0) * slope_b
     uc = uc0 + (i_lo - ua0) * slope_c
+    # Bilinear weights as products of (1 - w) and w, never as a + w (b - a): under the reassociation
+    # that FAST allows, the difference form of a non-negative image can round below zero (a negative
+    # line integral of a non-negative activity); sums of non-negative products cannot.
+    one = np.float32(1.0)
     if back:
         weight32 = np.float32(weight)
         for k in range(i_lo, i_hi + 1):
@@ -107,14 +111,12 @@ def _joseph_line(img, ua0, dua, na, sa, ub0, dub, nb, sb, uc0, duc, nc, sc, step
             wb1 = np.float32(ub - ib)
             wc1 = np.float32(uc - ic)
             i00 = k * sa + ib * sb + ic * sc
+            w0 = weight32 * (one - wb1)
             w1 = weight32 * wb1
-            w0 = weight32 - w1
-            w01 = w0 * wc1
-            w11 = w1 * wc1
-            img[i00] += w0 - w01
-            img[i00 + sc] += w01
-            img[i00 + sb] += w1 - w11
-            img[i00 + sb + sc] += w11
+            img[i00] += w0 * (one - wc1)
+            img[i00 + sc] += w0 * wc1
+            img[i00 + sb] += w1 * (one - wc1)
+            img[i00 + sb + sc] += w1 * wc1
             ub += slope_b
             uc += slope_c
     else:
@@ -124,10 +126,11 @@ def _joseph_line(img, ua0, dua, na, sa, ub0, dub, nb, sb, uc0, duc, nc, sc, step
             ic = int(uc)
             wb1 = np.float32(ub - ib)
             wc1 = np.float32(uc - ic)
+            wc0 = one - wc1
             i00 = k * sa + ib * sb + ic * sc
-            v0 = img[i00] + wc1 * (img[i00 + sc] - img[i00])
-            v1 = img[i00 + sb] + wc1 * (img[i00 + sb + sc] - img[i00 + sb])
-            acc += v0 + wb1 * (v1 - v0)
+            v0 = wc0 * img[i00] + wc1 * img[i00 + sc]
+            v1 = wc0 * img[i00 + sb] + wc1 * img[i00 + sb + sc]
+            acc += (one - wb1) * v0 + wb1 * v1
             ub += slope_b
             uc += slope_c
         total += acc
