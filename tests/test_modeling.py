@@ -205,7 +205,7 @@ def test_cli_fit_file_and_directory(tmp_path, cr, srtm_tacs, capsys):
     odir = tmp_path / "o"
     rc = main(["fit", str(sub / "sub-01_desc-recon_tacs.tsv"), "--ref", "occipital_cortex_l", "-o", str(odir),
                "--no-plots", "--weights", "none"])
-    assert rc == 0 and (odir / "sub-01_desc-estimates_bp.tsv").exists()
+    assert rc == 0 and (odir / "sub-01_desc-reconfit_bp.tsv").exists()
     assert main(["fit", str(tmp_path / "missing.tsv"), "--ref", "x"]) == 2
 
 

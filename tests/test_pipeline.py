@@ -236,3 +236,107 @@ def test_in_memory_replicates_differ_by_their_noise_alone():
     est = lambda r: [(e["region"], e["window"], e["BP_ND"]) for e in r["estimates"]]  # noqa: E731
     assert est(a) != est(c)
     assert {e["region"] for e in a["estimates"]} == {"thalamus_medial_l", "thalamus_medial_r", "putamen_l", "putamen_r"}
+
+
+# ---- a run folder holds one scenario, written by one process ------------------------------------
+
+def _tiny_variant(tmp_path, **analysis) -> Path:
+    """The tiny scenario with other analysis settings (another scenario for the same folder)."""
+    raw = load_scenario(TINY).data
+    raw = {**raw, "name": "tiny-b", "analysis": {**raw["analysis"], **analysis}}
+    return _write(tmp_path, raw)
+
+
+@pytest.mark.slow
+def test_a_run_of_another_scenario_never_mixes_with_the_folder(tiny_run, tmp_path, capsys):
+    """`run A` then `run B` on one folder: B is refused before any work, A's outputs stay intact;
+    with --force A's outputs are removed first, so B never fits A's stale control TACs."""
+    run = tmp_path / "copy"
+    shutil.copytree(tiny_run, run)
+    before = _files(run)
+    other = _tiny_variant(tmp_path, control=False)
+    assert main(["run", str(other), "-o", str(run), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the outputs of scenario 'tiny'" in err and "--force" in err
+    assert _files(run) == before
+    assert main(["run", str(other), "-o", str(run), "-q", "--force"]) == 0
+    assert not list(run.rglob("*acq-control_pet*")) and not list(run.rglob("*acq-control_desc-recon*"))
+    assert load_scenario(run / "scenario_resolved.toml").name == "tiny-b"
+    scans = {r["scan"] for r in read_tsv(run / "derivatives" / "petsim" / "sub-01" / "sub-01_desc-estimates_bp.tsv")}
+    assert not any(s.startswith("control") for s in scans)
+
+
+def test_folder_with_another_scenario_is_refused_before_any_work(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "scenario_resolved.toml").write_text(load_scenario(TINY).to_toml())
+    (run / "sub-01").mkdir()
+    assert main(["simulate", str(_tiny_variant(tmp_path, control=False)), "-o", str(run)]) == 2
+    assert "holds the outputs of scenario 'tiny'" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir()) == [".petsim", "scenario_resolved.toml", "sub-01"]
+    assert [p.name for p in (run / ".petsim").iterdir()] == ["lock"]  # nothing but the lock was written
+
+
+def test_a_second_process_on_a_busy_folder_is_refused_with_its_name(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom petsim.pipeline.layout import run_lock\n"
+         "with run_lock(sys.argv[1], 'petsim run held-by-test'):\n    print('locked', flush=True)\n"
+         "    time.sleep(60)\n", str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(["run", str(TINY), "-o", str(run), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert f"pid {holder.pid}" in err and "held-by-test" in err
+    finally:
+        holder.kill()
+        holder.wait()
+    from petsim.pipeline.layout import run_lock
+
+    with run_lock(run):  # the lock died with its holder
+        pass
+
+
+@pytest.mark.slow
+def test_score_refuses_a_folder_whose_truth_is_incomplete(tiny_run, tmp_path, capsys):
+    run = tmp_path / "copy"
+    shutil.copytree(tiny_run, run)
+    (run / ".petsim" / "simulate.done.json").unlink()
+    est = tmp_path / "est.tsv"
+    est.write_text("region\tBP_ND\namygdala_l\t2.0\n")
+    assert main(["score", str(est), str(run)]) == 2
+    assert "simulate stage is incomplete" in capsys.readouterr().err
+
+
+def test_an_edited_scenario_of_the_same_name_is_named_by_its_changed_keys(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "scenario_resolved.toml").write_text(load_scenario(TINY).to_toml())
+    raw = load_scenario(TINY).data
+    edited = _write(tmp_path, {**raw, "recon": {**raw["recon"], "iterations": 5}})
+    assert main(["simulate", str(edited), "-o", str(run)]) == 2
+    assert "another version of scenario 'tiny' (it differs in recon.iterations)" in capsys.readouterr().err
+
+
+def test_a_run_too_large_for_the_machine_is_refused_naming_what_to_change():
+    from petsim.pipeline.resources import check_resources
+
+    demo = load_scenario("demo")
+    est = check_resources(demo, ".", available=1e12, free_disk=1e13)
+    assert 0.3e9 < est.memory_bytes < 2e9 and 0.4e9 < est.disk_bytes < 2e9
+    with pytest.raises(ScenarioError, match=r"GB of memory is free.*reduce scanner.view_mashing.*--force"):
+        check_resources(demo, ".", available=0.2e9, free_disk=1e13)
+    with pytest.raises(ScenarioError, match=r"only 0.1 GB is free.*frames.durations_min.*--force"):
+        check_resources(demo, ".", available=1e12, free_disk=0.1e9)
+    assert check_resources(demo, ".", force=True, available=1.0, free_disk=1.0) == est
+
+
+@pytest.mark.slow
+def test_disk_estimate_matches_what_the_tiny_run_wrote(tiny_run):
+    from petsim.pipeline.resources import estimate
+
+    written = sum(p.stat().st_size for p in tiny_run.rglob("*") if p.is_file())
+    assert 1 / 1.5 < estimate(load_scenario(TINY)).disk_bytes / written < 1.5

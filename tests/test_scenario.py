@@ -48,3 +48,18 @@ def test_invalid_toml_names_the_file(tmp_path):
 def test_schema_is_documented():
     text = describe_schema()
     assert "recon" in text and "magnitude" in text
+
+
+def test_valid_values_are_kept_as_given():
+    """Checks never convert: integers in a float list stay integers, so resolved files do not change."""
+    sc = resolve({"recon": {"voxel_size_mm": [4, 4, 2.425], "shape": [48, 48, 63]}, "frames": {"durations_min": [1, 2.5]}})
+    assert sc["recon"]["voxel_size_mm"] == [4, 4, 2.425] and isinstance(sc["recon"]["voxel_size_mm"][0], int)
+    assert sc["frames"]["durations_min"] == [1, 2.5]
+    assert sc["analysis"]["reference_has_binding"] is False
+
+
+def test_did_you_mean_suggests_the_closest_names():
+    from petsim.pipeline.scenario import did_you_mean
+
+    assert did_you_mean("srtn", ("srtm", "mrtm2", "logan_ref")) == " (did you mean 'srtm'?)"
+    assert did_you_mean("xyz", ("srtm",)) == ""

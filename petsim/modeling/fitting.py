@@ -13,19 +13,49 @@ from .weights import frame_weights
 
 MODELS = ("srtm", "srtm2", "mrtm", "mrtm2", "logan_ref", "ratio", "lpntpet")
 
+#: Frame weights a string may name: ``counts`` (the default) is the variance of a decay-corrected
+#: frame mean from its counts, var_i ~ C(t_i) exp(lambda t_i) / dt_i, with the reference TAC as the
+#: activity (smooth, and not the target's own noise: weights from a noisy target bias its fit).
+WEIGHTS = ("counts", "decay", "duration", "none")
 
-def _k2_ref_from_first_pass(results: list[FitResult]) -> float:
-    """Median k2' = k2/R1 over converged first-pass fits of the regions with above-median BP_ND."""
-    good = [r for r in results if r.converged and np.isfinite(r.bp_nd) and r.params.get("k2_ref", 0) > 0]
+
+def estimate_k2_ref(frame_start_min, frame_end_min, tacs: dict, cr, weights=None) -> tuple[float, str]:
+    """The reference efflux k2' (1/min) of one scan, estimated once from its whole acquisition.
+
+    MRTM (three parameters, every frame from injection on) is fitted to each region, and k2' is the
+    median k2/R1 over the converged fits of the regions whose BP_ND is at or above the median: the
+    approach of Ichise et al. (JCBFM 2003;23:1096, MRTM2) and, with SRTM as the first pass, of Wu &
+    Carson (JCBFM 2002;22:1440, SRTM2). Estimated inside a short late window instead, k2' is not
+    identifiable (near steady state the reference TAC and the integrals are collinear).
+
+    Returns
+    -------
+    (k2_ref, note) : float (1/min) and which regions it came from.
+    """
+    fits = {r: fit_mrtm(frame_start_min, frame_end_min, ct, cr, weights=weights) for r, ct in tacs.items()}
+    good = {r: f for r, f in fits.items() if f.converged and np.isfinite(f.bp_nd) and f.params.get("k2_ref", 0) > 0}
     if not good:
-        raise ValueError("no converged first-pass fit to estimate k2_ref from; pass k2_ref (1/min)")
-    bps = np.array([r.bp_nd for r in good])
-    high = [r for r in good if r.bp_nd >= np.median(bps)]
-    return float(np.median([r.params["k2_ref"] for r in high]))
+        raise ValueError("no region's whole-scan MRTM fit converged, so k2' (1/min) cannot be estimated; "
+                         "give k2_ref (petsim fit --k2-ref)")
+    median_bp = np.median([f.bp_nd for f in good.values()])
+    high = sorted(r for r, f in good.items() if f.bp_nd >= median_bp)
+    k2 = float(np.median([good[r].params["k2_ref"] for r in high]))
+    return k2, f"k2' = {k2:.4g}/min from whole-scan MRTM of {', '.join(high)}"
+
+
+def _weights(kind, start, end, cr, half_life_min):
+    if not isinstance(kind, str):
+        return kind
+    if kind not in WEIGHTS:
+        raise ValueError(f"weights = {kind!r} is not known; choose one of {', '.join(WEIGHTS)} or give an array")
+    kw = {} if half_life_min is None else {"half_life_min": half_life_min}
+    if kind == "counts":
+        return frame_weights(start, end, kind="decay", tac=cr, **kw)
+    return frame_weights(start, end, kind=kind, **kw)
 
 
 def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=None, k2_ref=None, window_min=None,
-               weights=None, half_life_min=None) -> list[FitResult]:
+               weights="counts", half_life_min=None) -> list[FitResult]:
     """Fit each model to each region of ``table``.
 
     Parameters
@@ -64,11 +94,7 @@ def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=
     missing = [r for r in regions if r not in table.regions]
     if missing:
         raise KeyError(f"region(s) {missing} not in the table; columns are {table.names}")
-    if isinstance(weights, str):
-        kw = {} if half_life_min is None else {"half_life_min": half_life_min}
-        w = frame_weights(start, end, kind=weights, **kw)
-    else:
-        w = weights
+    w = _weights(weights, start, end, cr, half_life_min)
     tstar = 0.0 if t_star_min is None else t_star_min
     out: dict[str, dict[str, FitResult]] = {r: {} for r in regions}
 
@@ -76,18 +102,17 @@ def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=
         for r in regions:
             out[r][model] = fn(table.regions[r]).with_region(r)
 
-    first = {}
-    if "srtm" in models or ("srtm2" in models and k2_ref is None):
+    if "srtm" in models:
         run("srtm", lambda ct: fit_srtm(start, end, ct, cr, weights=w, window_min=window_min))
-        first["srtm"] = [out[r]["srtm"] for r in regions]
-    if "mrtm" in models or ("mrtm2" in models and k2_ref is None):
+    if "mrtm" in models:
         run("mrtm", lambda ct: fit_mrtm(start, end, ct, cr, weights=w, t_star_min=tstar, window_min=window_min))
-        first["mrtm"] = [out[r]["mrtm"] for r in regions]
-    def run_two_step(model, first_pass, fit):
-        # k2' from the first pass; when no first-pass fit converged the model gives non-converged
-        # results that say why (rather than stopping every other model's fit)
+
+    def run_two_step(model, fit):
+        # k2' of the whole scan; when it cannot be estimated the model gives non-converged results
+        # that say why (rather than stopping every other model's fit)
         try:
-            k2 = k2_ref if k2_ref is not None else _k2_ref_from_first_pass(first_pass)
+            k2 = k2_ref if k2_ref is not None else estimate_k2_ref(
+                start, end, {r: table.regions[r] for r in regions}, cr, weights=w)[0]
         except ValueError as err:
             for r in regions:
                 out[r][model] = FitResult(model, float("nan"), {}, {}, False, str(err), None).with_region(r)
@@ -95,10 +120,10 @@ def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=
         run(model, lambda ct: fit(ct, k2))
 
     if "srtm2" in models:
-        run_two_step("srtm2", first.get("srtm"), lambda ct, k2: fit_srtm2(start, end, ct, cr, k2, weights=w, window_min=window_min))
+        run_two_step("srtm2", lambda ct, k2: fit_srtm2(start, end, ct, cr, k2, weights=w, window_min=window_min))
     if "mrtm2" in models:
-        run_two_step("mrtm2", first.get("mrtm"),
-                     lambda ct, k2: fit_mrtm2(start, end, ct, cr, k2, weights=w, t_star_min=tstar, window_min=window_min))
+        run_two_step("mrtm2", lambda ct, k2: fit_mrtm2(start, end, ct, cr, k2, weights=w, t_star_min=tstar,
+                                                       window_min=window_min))
     if "logan_ref" in models:
         if t_star_min is None:
             raise ValueError("logan_ref needs t_star_min (min): the start of the linear part of the Logan plot")

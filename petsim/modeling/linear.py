@@ -16,6 +16,11 @@ from ._frames import fit_frames, integral_to_mid
 from .results import FitResult
 
 
+#: Range of R1 = K1/K1' that a reference-tissue fit may end in (SRTM's bounds too); outside it the
+#: fit, or the k2' it was given, does not describe the TACs.
+R1_RANGE = (0.01, 10.0)
+
+
 def _nan_fit(model, n, msg):
     return FitResult(model, float("nan"), {}, {}, False, msg, np.full(n, np.nan))
 
@@ -66,12 +71,15 @@ def fit_mrtm2(frame_start_min, frame_end_min, ct, cr, k2_ref, weights=None, t_st
     bp = k2 / k2a - 1.0
     se_bp = ratio_se(k2, k2a, cov[0, 0], cov[1, 1], cov[0, 1])
     sd = np.sqrt(np.abs(np.diag(cov)))
-    ok = k2a > 0 and k2 > 0
-    params = {"R1": float(k2 / k2_ref), "k2": float(k2), "k2a": float(k2a), "k2_ref": float(k2_ref),
+    r1 = k2 / k2_ref
+    ok = k2a > 0 and k2 > 0 and R1_RANGE[0] <= r1 <= R1_RANGE[1]
+    why = ("non-physical estimate (k2 or k2a <= 0)" if not (k2a > 0 and k2 > 0) else
+           f"R1 = k2/k2' = {r1:.3g} outside [{R1_RANGE[0]}, {R1_RANGE[1]}]: k2' = {k2_ref:.3g}/min does not fit this TAC")
+    params = {"R1": float(r1), "k2": float(k2), "k2a": float(k2a), "k2_ref": float(k2_ref),
               "t_star_min": float(t_star_min or 0)}
     return FitResult("mrtm2", float(bp), params, {"BP_ND": se_bp, "R1": float(sd[0] / k2_ref), "k2": float(sd[0]),
                                                    "k2a": float(sd[1])},
-                     bool(ok), "" if ok else "non-physical estimate (k2 or k2a <= 0)", np.where(use, X @ coef, np.nan))
+                     bool(ok), "" if ok else why, np.where(use, X @ coef, np.nan))
 
 
 def logan_axes(start, end, ct, cr, k2_ref=None):

@@ -11,13 +11,13 @@ from scipy.optimize import least_squares
 
 from ._common import prepare
 from ._frames import FrameSampler, fit_frames
-from .linear import fit_mrtm
+from .linear import R1_RANGE, fit_mrtm
 from .results import FitResult
 
 #: Bounds (R1, k2 [1/min], BP_ND) for SRTM; generous, so that a fit ending on one is suspect.
-SRTM_BOUNDS = ((0.01, 1e-4, -0.9), (10.0, 5.0, 50.0))
+SRTM_BOUNDS = ((R1_RANGE[0], 1e-4, -0.9), (R1_RANGE[1], 5.0, 50.0))
 #: Bounds (R1, k2a [1/min]) for SRTM2.
-SRTM2_BOUNDS = ((0.01, 1e-4), (10.0, 5.0))
+SRTM2_BOUNDS = ((R1_RANGE[0], 1e-4), (R1_RANGE[1], 5.0))
 
 
 def _bound_message(x, lo, hi, names):

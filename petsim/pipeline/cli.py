@@ -59,7 +59,8 @@ def register(sub) -> None:
     # scenario's models, reference, windows and the matched control are used.
     if "fit" in sub.choices:
         fit_parser = sub.choices["fit"]
-        fit_parser.add_argument("--force", action="store_true", help="run directory: redo the fits")
+        fit_parser.add_argument("--force", action="store_true",
+                                help="replace the outputs of an earlier fit (of a table, or a run directory's fit stage)")
         fit_parser.set_defaults(func=_fit_dispatch, modeling_func=fit_parser.get_default("func"))
 
     p = sub.add_parser("scenario", help="list the scenario keys with their defaults, or the shipped scenarios")

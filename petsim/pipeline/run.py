@@ -7,7 +7,6 @@ resolved scenario; a later call skips a stage whose marker matches (unless
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import numpy as np
 from petsim.io import read_tsv, write_nifti, write_text_atomic, write_tsv
 from petsim.io.bids import pet_sidecar, write_sidecar
 from petsim.pipeline.analyse import compare_with_truth, estimate_rows, fit_scan, format_table, regions_to_report
-from petsim.pipeline.layout import RunLayout
-from petsim.pipeline.scenario import Scenario, load_scenario
+from petsim.pipeline.layout import RunFolderError, RunLayout, outputs_of, remove_outputs, run_lock
+from petsim.pipeline.scenario import Scenario, ScenarioError, load_scenario, tomllib
 from petsim.pipeline.world import World, validate, voi_labels
 
 
@@ -38,17 +37,69 @@ def open_run(out_dir, scenario=None) -> tuple[RunLayout, Scenario]:
     return RunLayout(out, scenario.data["subject"]), scenario
 
 
+def _claim_folder(lay: RunLayout, scenario: Scenario, force: bool) -> None:
+    """Make ``lay.root`` the folder of ``scenario``: a folder holding another scenario's outputs is
+    refused (petsim never mixes two runs: stale TACs of another design would be fitted silently), or,
+    with ``force``, those outputs are removed first."""
+    path = lay.scenario_path
+    old_subject, what = None, None
+    if path.is_file():
+        try:
+            old = load_scenario(path)
+            if old.data == scenario.data:
+                return
+            old_subject, what = old.data["subject"], f"scenario {old.name!r}"
+            if old.name == scenario.name:
+                what = (f"another version of scenario {old.name!r} (it differs in "
+                        f"{', '.join(_differing_keys(old.data, scenario.data)[:4])})")
+        except (ScenarioError, OSError, ValueError):  # written by another petsim version, or damaged
+            try:
+                old_subject = str(tomllib.loads(path.read_text(encoding="utf-8")).get("subject", lay.subject))
+            except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+                old_subject = lay.subject
+            what = f"a scenario this petsim cannot read ({path.name})"
+    elif any(p.exists() for p in outputs_of(lay.root, lay.subject)):
+        old_subject, what = lay.subject, "petsim outputs without their scenario_resolved.toml"
+    else:
+        return
+    if not force:
+        raise RunFolderError(f"{lay.root} holds the outputs of {what}, not of scenario {scenario.name!r}; "
+                             "petsim does not mix two runs in one folder. Write to another folder (-o DIR), "
+                             "or add --force to remove those outputs first")
+    remove_outputs(lay.root, old_subject)
+
+
+def _differing_keys(a, b, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two resolved scenarios (missing on one side included)."""
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return [] if a == b else [prefix or "(top level)"]
+    out = []
+    for key in sorted(set(a) | set(b), key=str):
+        out += _differing_keys(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else str(key))
+    return out
+
+
 def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
+    """Simulate the truth and the scans of ``scenario`` into ``out_dir`` (see :func:`_simulate`)."""
+    scenario = load_scenario(scenario)
+    validate(scenario)
+    with run_lock(out_dir, "petsim simulate"):
+        return _simulate(scenario, out_dir, force, quiet)
+
+
+def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayout:
     from petsim.pipeline import static
     from petsim.pipeline.simulate import simulate_kinetics, simulate_scans, truth_of
 
-    scenario = load_scenario(scenario)
-    validate(scenario)
     lay, _ = open_run(out_dir, scenario)
+    _claim_folder(lay, scenario, force)
     key = scenario.to_json()
     if not force and lay.stage_done("simulate", key):
         _log(f"simulate: reusing {lay.root} (use --force to redo)", quiet)
         return lay
+    from petsim.pipeline.resources import check_resources
+
+    _log(f"this run needs {check_resources(scenario, lay.root, force).describe()}", quiet)
     lay.invalidate_from("simulate")
     lay.root.mkdir(parents=True, exist_ok=True)
     write_text_atomic(lay.scenario_path, scenario.to_toml())
@@ -162,6 +213,12 @@ def _begin_stage(out_dir, stage: str, force: bool, quiet: bool):
 
 
 def reconstruct_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
+    """Reconstruct the simulated scans of ``out_dir``: 4D NIfTI + sidecar per scan, regional TACs."""
+    with run_lock(out_dir, "petsim reconstruct"):
+        return _reconstruct(out_dir, force, quiet)
+
+
+def _reconstruct(out_dir, force: bool, quiet: bool) -> RunLayout:
     from petsim.isotopes import get_isotope
     from petsim.modeling import extract_tacs, write_tac_table
     from petsim.pipeline.reconstruct import reconstruct_scan
@@ -172,7 +229,7 @@ def reconstruct_stage(out_dir, force: bool = False, quiet: bool = False) -> RunL
         return lay
     world = World(scenario)
     t0 = time.perf_counter()
-    scans = json.loads(lay.marker("simulate").read_text())["scans"]
+    scans = lay.scans()
     ph = world.phantom_recon
     names_by_id = {r.id: r.name for r in ph.regions}
     sc = scenario.data
@@ -222,6 +279,12 @@ def _sidecar(sc: dict, starts, ends, dcf, iso) -> dict:
 
 
 def fit_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
+    """Fit the scenario's models to the TACs of ``out_dir`` and compare them with the truth."""
+    with run_lock(out_dir, "petsim fit"):
+        return _fit(out_dir, force, quiet)
+
+
+def _fit(out_dir, force: bool, quiet: bool) -> RunLayout:
     from petsim.modeling import read_tac_table
 
     lay, scenario, key, todo = _begin_stage(out_dir, "fit", force, quiet)
@@ -243,7 +306,7 @@ def fit_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
     # The same models on three sets of TACs of each scan: the reconstruction (what a study sees), the
     # noise-free truth (bias of the model alone), and the noise-free truth without blood volume.
     sources = (("recon", ""), ("noisefree", "-noisefree"), ("noisefreenovb", "-noisefree-novb"))
-    for scan in ("release", "control"):
+    for scan in lay.scans():  # the scans this run simulated, never a stale file of another run
         for desc, tag in sources:
             path = lay.deriv(desc, "tacs", scan)
             if path.is_file():
@@ -308,17 +371,21 @@ def summary_table(comparison: list[dict]) -> str:
 
 
 def report_stage(out_dir, force: bool = False, quiet: bool = False) -> Path:
+    """Write the validation report of ``out_dir`` (always redone: it is cheap)."""
     from petsim.pipeline.report import write_report
 
-    lay, scenario, key, _ = _begin_stage(out_dir, "report", force=True, quiet=quiet)
-    index = write_report(lay, scenario)
-    lay.mark_done("report", key)
+    with run_lock(out_dir, "petsim report"):
+        lay, scenario, key, _ = _begin_stage(out_dir, "report", force=True, quiet=quiet)
+        index = write_report(lay, scenario)
+        lay.mark_done("report", key)
     _log(f"report: {index}", quiet)
     return index
 
 
 def run_all(scenario, out_dir, force: bool = False, quiet: bool = False) -> Path:
-    simulate_stage(scenario, out_dir, force=force, quiet=quiet)
-    reconstruct_stage(out_dir, force=force, quiet=quiet)
-    fit_stage(out_dir, force=force, quiet=quiet)
-    return report_stage(out_dir, force=force, quiet=quiet)
+    """Every stage of ``scenario`` into ``out_dir``, holding the folder's lock throughout."""
+    with run_lock(out_dir, "petsim run"):
+        simulate_stage(scenario, out_dir, force=force, quiet=quiet)
+        reconstruct_stage(out_dir, force=force, quiet=quiet)
+        fit_stage(out_dir, force=force, quiet=quiet)
+        return report_stage(out_dir, force=force, quiet=quiet)

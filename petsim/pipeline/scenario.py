@@ -1,7 +1,9 @@
 """Scenario files: one TOML file names everything a simulation needs.
 
-Every key has a documented default (:data:`SCHEMA`); unknown keys and values
-of the wrong type are errors that name the key and what is allowed. The fully
+Every key has a documented default (:data:`SCHEMA`); unknown keys, values of
+the wrong type (no silent conversion), numbers that are not finite or lie
+outside :data:`RANGES`, and unknown or repeated names are errors that name the
+key and what is allowed. The fully
 resolved scenario (every default filled in) is written beside the outputs so
 a run can be repeated exactly.
 """
@@ -9,7 +11,10 @@ a run can be repeated exactly.
 from __future__ import annotations
 
 import copy
+import difflib
 import json
+import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +36,7 @@ SCHEMA: dict = {
     "": {
         "name": ("scenario", str, None, "a short name used in titles"),
         "kind": ("dynamic", str, ("dynamic", "static"), "dynamic kinetics, or one static frame of given activities"),
-        "subject": ("01", str, None, "BIDS subject label (sub-XX)"),
+        "subject": ("01", str, None, "BIDS subject label (sub-XX): letters and digits only"),
         "seed": (2013, int, None, "seed of every random draw (noise, normalisation)"),
     },
     "phantom": {
@@ -86,6 +91,7 @@ SCHEMA: dict = {
     },
     "analysis": {
         "reference": ("occipital_cortex", (str, list), None, "reference region (a region name, or a prefix for both sides)"),
+        "reference_has_binding": (False, bool, None, "true: the reference region is meant to have specific binding (BP_ND > 0 in the tracer table); otherwise such a reference is refused"),
         "models": (["srtm", "logan_ref", "mrtm2"], list, None, "models fitted to every region's TAC"),
         "t_star_min": (20.0, _NUM, None, "t* of the graphical methods in minutes"),
         "windows": (
@@ -120,35 +126,200 @@ STATIC_SCHEMA: dict = {
 }
 
 
-def _check_value(key: str, value, spec):
-    default, types, allowed, _ = spec
-    if value is None:
-        return None
-    if types is _NUM and isinstance(value, bool) or (types is int and isinstance(value, bool)):
-        raise ScenarioError(f"{key} must be a number, got {value!r}")
-    if types is float or types is _NUM:
-        if not isinstance(value, _NUM):
-            raise ScenarioError(f"{key} must be a number, got {value!r} ({type(value).__name__})")
-        value = float(value)
-    elif not isinstance(value, types):
-        name = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
-        raise ScenarioError(f"{key} must be of type {name}, got {value!r} ({type(value).__name__})")
-    if allowed is not None and value not in allowed:
-        raise ScenarioError(f"{key} = {value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+#: Longest scan accepted (and the bound of every time key), in minutes: ten hours, beyond any
+#: protocol of the isotopes petsim knows; the kinetics run on a 0.01-min grid up to the scan end.
+MAX_SCAN_MIN = 600.0
+#: Most frames a scan may have (each frame is one sinogram simulated, stored and reconstructed).
+MAX_FRAMES = 1000
+#: Widest resolution or filter kernel (FWHM, mm): wider blurs nothing real and only makes the run crawl.
+MAX_FWHM_MM = 50.0
+#: Largest reconstruction grid (256^3 voxels): with one sensitivity image per subset and one image per
+#: frame in float32 it already needs several GiB.
+MAX_RECON_VOXELS = 256**3
+#: Largest simulation grid (recon.shape x sim_oversampling^3): 2^27 voxels is 512 MiB per float32
+#: image, and the simulation holds several (attenuation, basis images, partial-volume fractions).
+MAX_SIM_VOXELS = 2**27
+#: Largest integer a scanner setting or a subset count may take (far above any real scanner's).
+MAX_COUNT = 10_000
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of a number: ``low <= x <= high``, with ``<`` at an open end."""
+
+    low: float
+    high: float
+    open_low: bool = False
+    open_high: bool = False
+    unit: str = ""
+
+    def __contains__(self, x) -> bool:
+        above = x > self.low if self.open_low else x >= self.low
+        below = x < self.high if self.open_high else x <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        lo, hi = ("<" if self.open_low else "<="), ("<" if self.open_high else "<=")
+        return f"{_num(self.low)} {lo} x {hi} {_num(self.high)}" + (f" {self.unit}" if self.unit else "")
+
+
+def _num(v) -> str:
+    return str(v) if isinstance(v, int) else f"{v:g}"
+
+
+_TIME = Range(0.0, MAX_SCAN_MIN, unit="min")
+_DURATION = Range(0.0, MAX_SCAN_MIN, open_low=True, unit="min")
+_FWHM = Range(0.0, MAX_FWHM_MM, unit="mm")
+_COUNT = Range(1, MAX_COUNT)
+
+#: Range of every numeric key (of every element for lists), by key; ``releases`` and
+#: ``analysis.windows`` stand for each of their entries.
+RANGES: dict = {
+    "seed": Range(0, 2**63 - 1),
+    "protocol.dose_mbq": Range(0.0, 1e5, open_low=True, unit="MBq"),
+    "protocol.k_bol_min": Range(0.0, 1e4, unit="min"),
+    "protocol.infusion_min": _DURATION,
+    "frames.durations_min": _DURATION,
+    "scanner.span": _COUNT,
+    "scanner.max_ring_diff": Range(0, MAX_COUNT),
+    "scanner.view_mashing": _COUNT,
+    "scanner.n_radial": _COUNT,
+    "physics.scatter_fraction": Range(0.0, 1.0, open_high=True),
+    "physics.crystal_efficiency_sd": Range(0.0, 0.5, open_high=True),
+    "physics.psf_fwhm_mm": _FWHM,
+    "physics.sim_oversampling": Range(1, 8),
+    "recon.iterations": Range(1, 1000),
+    "recon.subsets": _COUNT,
+    "recon.post_filter_fwhm_mm": _FWHM,
+    "recon.psf_fwhm_mm": _FWHM,
+    "recon.shape": Range(1, 2048),
+    "recon.voxel_size_mm": Range(0.05, 100.0, unit="mm"),
+    "recon.beta": Range(0.0, 1e6),
+    "analysis.t_star_min": _TIME,
+    "analysis.windows.start_min": _TIME,
+    "analysis.windows.end_min": _TIME,
+    "releases.onset_min": _TIME,
+    "releases.end_min": _TIME,
+    "releases.peak_min": _TIME,
+    "releases.alpha": Range(0.0, 100.0, open_low=True),
+    "releases.magnitude": Range(0.0, 1.0, open_high=True),
+    "static.duration_min": _DURATION,
+    "static.activity_bq_ml": Range(0.0, 1e9, unit="Bq/mL"),
+}
+
+#: Element type of every list key (and of the values of ``static.activity_bq_ml``).
+ITEMS: dict = {
+    "frames.durations_min": _NUM,
+    "physics.psf_fwhm_mm": _NUM,
+    "recon.psf_fwhm_mm": _NUM,
+    "recon.shape": int,
+    "recon.voxel_size_mm": _NUM,
+    "analysis.reference": str,
+    "analysis.models": str,
+    "analysis.windows": dict,
+    "analysis.regions": str,
+    "analysis.maps": str,
+    "releases.regions": str,
+    "static.activity_bq_ml": _NUM,
+}
+
+#: One analysis window: every key is required.
+WINDOW_SCHEMA: dict = {
+    "name": (None, str, None, "window name (unique)"),
+    "start_min": (None, _NUM, None, "start in minutes"),
+    "end_min": (None, _NUM, None, "end in minutes"),
+}
+
+#: BIDS labels (sub-<label>) are letters and digits only; anything else could leave the output folder.
+_LABEL = re.compile(r"[A-Za-z0-9]+")
+
+
+def did_you_mean(name, choices) -> str:
+    """`` (did you mean 'x'?)`` for the choices closest to ``name``, or nothing."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=2, cutoff=0.7)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+
+
+def _show(value) -> str:
+    """A short repr for messages (a huge or deeply nested value stays readable)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "<a deeply nested value>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _check_number(key: str, value, integer: bool):
+    """``value`` if it is a finite number (an integer when ``integer``), else ScenarioError."""
+    want = "an integer" if integer else "a number"
+    # bool is an int in Python: `true` must not become 1
+    if isinstance(value, bool) or not isinstance(value, int if integer else _NUM):
+        raise ScenarioError(f"{key} must be {want}, got {_show(value)} ({type(value).__name__})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ScenarioError(f"{key} must be a finite number, got {value!r}")
     return value
 
 
-def _resolve_table(prefix: str, given: dict, schema: dict) -> dict:
-    unknown = sorted(set(given) - set(schema))
+def _check_range(key: str, value, rng: Range | None):
+    if rng is not None and value not in rng:
+        raise ScenarioError(f"{key} = {_show(value)} is out of range: allowed {rng}")
+
+
+def _check_items(key: str, items, rule: str):
+    """Type (and range) of each element of a list key, or of each value of a table key."""
+    kind, rng = ITEMS.get(rule), RANGES.get(rule)
+    pairs = items.items() if isinstance(items, dict) else enumerate(items)
+    for i, x in pairs:
+        where = f"{key}.{i}" if isinstance(items, dict) else f"{key}[{i}]"
+        if kind is str and not (isinstance(x, str) and x.strip()):
+            raise ScenarioError(f"{where} must be a non-empty name, got {_show(x)}")
+        if kind is dict and not isinstance(x, dict):
+            raise ScenarioError(f"{where} must be a table, got {_show(x)}")
+        if kind in (int, _NUM):
+            _check_range(where, _check_number(where, x, kind is int), rng)
+
+
+def _check_value(key: str, value, spec, rule: str):
+    """The value of ``key`` checked against its ``spec`` (and ``RANGES``/``ITEMS`` of ``rule``)."""
+    default, types, allowed, _ = spec
+    if value is None:
+        if default is None:
+            return None
+        raise ScenarioError(f"{key} has no value; leave the key out for its default {default!r}")
+    if types in (int, _NUM):
+        value = _check_number(key, value, types is int)
+        _check_range(key, value, RANGES.get(rule))
+        return value if types is int else float(value)
+    if not isinstance(value, types):
+        name = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        raise ScenarioError(f"{key} must be of type {name}, got {_show(value)} ({type(value).__name__})")
+    if allowed is not None and value not in allowed:
+        raise ScenarioError(f"{key} = {value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+    if isinstance(value, (list, dict)):
+        _check_items(key, value, rule)
+    return value
+
+
+def _resolve_table(prefix: str, given, schema: dict, rule: str | None = None) -> dict:
+    """Every key of ``schema`` for the table ``prefix``: the given value, checked, or the default.
+
+    ``rule`` is the prefix under which :data:`RANGES` and :data:`ITEMS` list the keys (``releases``
+    for ``releases[3]``).
+    """
+    if not isinstance(given, dict):
+        raise ScenarioError(f"[{prefix}] must be a table, got {_show(given)}")
+    unknown = sorted(set(given) - set(schema), key=str)
     if unknown:
         where = f"[{prefix}]" if prefix else "the top level"
         raise ScenarioError(
-            f"unknown key {prefix + '.' if prefix else ''}{unknown[0]} in {where}; allowed keys: {', '.join(sorted(schema))}"
+            f"unknown key {prefix + '.' if prefix else ''}{unknown[0]} in {where}{did_you_mean(unknown[0], schema)}; "
+            f"allowed keys: {', '.join(sorted(schema))}"
         )
+    rule = prefix if rule is None else rule
     out = {}
     for key, spec in schema.items():
         full = f"{prefix}.{key}" if prefix else key
-        out[key] = _check_value(full, given[key], spec) if key in given else copy.deepcopy(spec[0])
+        out[key] = _check_value(full, given[key], spec, f"{rule}.{key}" if rule else key) if key in given else copy.deepcopy(spec[0])
     return out
 
 
@@ -178,68 +349,147 @@ class Scenario:
 
 
 def resolve(raw: dict, source: str = "<dict>") -> Scenario:
-    """Validate a raw scenario dictionary and fill in every default."""
+    """Validate a raw scenario dictionary and fill in every default.
+
+    Every key is checked for its type (no silent conversion: ``24.9`` is not an integer and
+    ``true`` is not a number), every number for being finite and within :data:`RANGES`, and the
+    keys that depend on each other for agreeing; names that need the phantom, tracer or scanner
+    tables are checked by :func:`petsim.pipeline.world.validate`.
+
+    Raises
+    ------
+    ScenarioError
+        naming the key that is wrong and what is allowed.
+    """
     if not isinstance(raw, dict):
         raise ScenarioError(f"a scenario must be a table of sections, got {type(raw).__name__}")
     sections = {k for k in SCHEMA if k} | {"releases", "static"}
     top = {k: v for k, v in raw.items() if k not in sections}
     data = _resolve_table("", top, SCHEMA[""])
     for section, schema in SCHEMA.items():
-        if not section:
-            continue
-        given = raw.get(section, {})
-        if not isinstance(given, dict):
-            raise ScenarioError(f"[{section}] must be a table, got {given!r}")
-        data[section] = _resolve_table(section, given, schema)
+        if section:
+            data[section] = _resolve_table(section, raw.get(section, {}), schema)
     releases = raw.get("releases", [])
     if not isinstance(releases, list):
         raise ScenarioError("releases must be an array of tables ([[releases]])")
-    data["releases"] = []
-    for i, rel in enumerate(releases):
-        if not isinstance(rel, dict):
-            raise ScenarioError(f"releases[{i}] must be a table, got {rel!r}")
-        r = _resolve_table(f"releases[{i}]", rel, RELEASE_SCHEMA)
-        if not r["regions"]:
-            raise ScenarioError(f"releases[{i}].regions must name at least one region")
-        if not 0.0 <= r["magnitude"] < 1.0:
-            raise ScenarioError(f"releases[{i}].magnitude = {r['magnitude']} must be a fractional occupancy in [0, 1)")
-        if r["profile"] == "gamma" and r["peak_min"] is None:
-            r["peak_min"] = r["onset_min"] + 5.0
-        data["releases"].append(r)
+    data["releases"] = [_resolve_release(i, rel) for i, rel in enumerate(releases)]
     data["static"] = _resolve_table("static", raw.get("static", {}), STATIC_SCHEMA)
     _check_consistency(data)
     return Scenario(data, source)
 
 
+def _resolve_release(i: int, rel) -> dict:
+    """One ``[[releases]]`` table, checked, with the default peak of a gamma release filled in."""
+    key = f"releases[{i}]"
+    r = _resolve_table(key, rel, RELEASE_SCHEMA, rule="releases")
+    if not r["regions"]:
+        raise ScenarioError(f"{key}.regions must name at least one region")
+    if r["profile"] == "gamma":
+        if r["end_min"] is not None:
+            raise ScenarioError(f"{key}.end_min applies to step releases; a gamma release's shape is set by peak_min and alpha")
+        if r["peak_min"] is None:
+            r["peak_min"] = r["onset_min"] + 5.0
+        _check_order(f"{key}.peak_min", r["peak_min"], f"{key}.onset_min", r["onset_min"])
+    else:
+        for name in ("peak_min", "alpha"):
+            if r[name] not in (None, RELEASE_SCHEMA[name][0]):
+                raise ScenarioError(f"{key}.{name} applies to gamma releases only; set {key}.profile = \"gamma\" or leave it out")
+        if r["end_min"] is not None:
+            _check_order(f"{key}.end_min", r["end_min"], f"{key}.onset_min", r["onset_min"])
+    return r
+
+
+def _check_order(later: str, t_later: float, earlier: str, t_earlier: float):
+    if not t_later > t_earlier:
+        raise ScenarioError(f"{later} ({t_later} min) must be after {earlier} ({t_earlier} min)")
+
+
 def _check_consistency(data: dict):
+    """Checks across keys that need no table (phantom, tracer, scanner): see :func:`resolve`."""
+    if not _LABEL.fullmatch(data["subject"]):
+        raise ScenarioError(f"subject = {_show(data['subject'])} is not a BIDS label: use letters and digits only (e.g. \"01\")")
+    _check_grids(data)
+    _check_frames(data["frames"]["durations_min"])
+    _check_analysis(data["analysis"])
+
+
+def _check_grids(data: dict):
+    """Lengths of the grid and PSF lists, and grid sizes that fit in memory (:data:`MAX_RECON_VOXELS`)."""
     rec = data["recon"]
-    for key, n in (("shape", 3), ("voxel_size_mm", 3)):
-        v = rec[key]
-        if len(v) != n or not all(isinstance(x, _NUM) and x > 0 for x in v):
-            raise ScenarioError(f"recon.{key} must be {n} positive numbers, got {v!r}")
-    for section, key in (("physics", "psf_fwhm_mm"), ("recon", "psf_fwhm_mm")):
-        v = data[section][key]
-        if v and (len(v) not in (1, 3) or not all(isinstance(x, _NUM) and x >= 0 for x in v)):
-            raise ScenarioError(f"{section}.{key} must be [] or 1 or 3 non-negative numbers (mm), got {v!r}")
-    if rec["iterations"] < 1 or rec["subsets"] < 1:
-        raise ScenarioError(f"recon.iterations and recon.subsets must be >= 1, got {rec['iterations']}, {rec['subsets']}")
-    if data["protocol"]["dose_mbq"] <= 0:
-        raise ScenarioError(f"protocol.dose_mbq must be positive, got {data['protocol']['dose_mbq']}")
-    if data["physics"]["sim_oversampling"] < 1:
-        raise ScenarioError(f"physics.sim_oversampling must be >= 1, got {data['physics']['sim_oversampling']}")
-    if data["physics"]["scatter_fraction"] is not None and not 0 <= data["physics"]["scatter_fraction"] < 1:
-        raise ScenarioError(f"physics.scatter_fraction must be in [0, 1), got {data['physics']['scatter_fraction']}")
-    durations = data["frames"]["durations_min"]
-    if durations is not None and (not durations or not all(isinstance(d, _NUM) and d > 0 for d in durations)):
-        raise ScenarioError(f"frames.durations_min must be positive numbers, got {durations!r}")
-    bad_maps = [m for m in data["analysis"]["maps"] if m not in MAP_METHODS]
-    if bad_maps:
-        raise ScenarioError(f"analysis.maps: unknown method {bad_maps[0]!r}; choose from {', '.join(MAP_METHODS)}")
-    for i, w in enumerate(data["analysis"]["windows"]):
-        if not isinstance(w, dict) or set(w) != {"name", "start_min", "end_min"}:
-            raise ScenarioError(f"analysis.windows[{i}] must be a table with name, start_min, end_min; got {w!r}")
-        if not w["end_min"] > w["start_min"]:
-            raise ScenarioError(f"analysis.windows[{i}] ({w['name']}) ends ({w['end_min']} min) before it starts ({w['start_min']} min)")
+    for key in ("shape", "voxel_size_mm"):
+        if len(rec[key]) != 3:
+            raise ScenarioError(f"recon.{key} must be 3 positive numbers (x, y, z), got {_show(rec[key])}")
+    for section in ("physics", "recon"):
+        v = data[section]["psf_fwhm_mm"]
+        if v and len(v) not in (1, 3):
+            raise ScenarioError(f"{section}.psf_fwhm_mm must be [] or 1 or 3 non-negative numbers (mm), got {_show(v)}")
+    n = math.prod(rec["shape"])
+    if n > MAX_RECON_VOXELS:
+        raise ScenarioError(
+            f"recon.shape = {rec['shape']} has {n} voxels, more than {MAX_RECON_VOXELS} (256^3), the most that "
+            "fits in memory with the per-subset sensitivity images and one image per frame; use a coarser grid")
+    k = data["physics"]["sim_oversampling"]
+    if n * k**3 > MAX_SIM_VOXELS:
+        raise ScenarioError(
+            f"physics.sim_oversampling = {k} on recon.shape = {rec['shape']} gives a simulation grid of {n * k**3} "
+            f"voxels, more than {MAX_SIM_VOXELS} (a 512 MiB float32 image, of which the simulation holds "
+            "several); lower sim_oversampling or recon.shape")
+
+
+def _check_frames(durations):
+    """An explicit frame list: not empty, not too many frames, not longer than :data:`MAX_SCAN_MIN`."""
+    if durations is None:
+        return
+    if not durations:
+        raise ScenarioError("frames.durations_min must list at least one frame duration (min), or be left out for frames.preset")
+    if len(durations) > MAX_FRAMES:
+        raise ScenarioError(f"frames.durations_min lists {len(durations)} frames, more than {MAX_FRAMES}")
+    if sum(durations) > MAX_SCAN_MIN:
+        raise ScenarioError(f"frames.durations_min adds up to {sum(durations):g} min, longer than the {MAX_SCAN_MIN:g} min allowed")
+
+
+def _check_analysis(an: dict):
+    """Model and map names known and unique, windows given, named uniquely and in order, a reference named."""
+    from petsim.modeling.fitting import MODELS
+
+    _check_names("analysis.models", an["models"], MODELS, required=True)
+    _check_names("analysis.maps", an["maps"], MAP_METHODS)
+    _check_names("analysis.regions", an["regions"])
+    ref = an["reference"]
+    if isinstance(ref, list):
+        _check_names("analysis.reference", ref, required=True)
+    elif not ref.strip():
+        raise ScenarioError("analysis.reference must name a region (or a structure for both sides), got an empty name")
+    windows = an["windows"]
+    if not windows:
+        raise ScenarioError("analysis.windows must hold at least one window {name, start_min, end_min}")
+    for i, w in enumerate(windows):
+        _check_window(f"analysis.windows[{i}]", w, [v["name"] for v in windows[:i]])
+
+
+def _check_window(key: str, w: dict, earlier: list):
+    """One analysis window: all three keys, a unique non-empty name, an end after the start."""
+    checked = _resolve_table(key, w, WINDOW_SCHEMA, rule="analysis.windows")
+    missing = [k for k, v in checked.items() if v is None]
+    if missing:
+        raise ScenarioError(f"{key}.{missing[0]} is missing; a window is a table with name, start_min, end_min")
+    if not w["name"].strip() or not w["name"].isprintable():
+        raise ScenarioError(f"{key}.name = {_show(w['name'])} must be a non-empty name without tabs or line breaks (it is a table cell)")
+    if w["name"] in earlier:
+        raise ScenarioError(f"{key}.name = {w['name']!r} is the name of an earlier window; window names must be unique")
+    if not checked["end_min"] > checked["start_min"]:
+        raise ScenarioError(f"{key} ({w['name']}) ends ({w['end_min']} min) before it starts ({w['start_min']} min)")
+
+
+def _check_names(key: str, names, known=None, required: bool = False):
+    """Names of a list key: at least one when ``required``, each in ``known`` (if given), none twice."""
+    if required and not names:
+        raise ScenarioError(f"{key} must name at least one" + (f"; choose from {', '.join(known)}" if known else ""))
+    for i, name in enumerate(names):
+        if known is not None and name not in known:
+            raise ScenarioError(f"{key}[{i}]: unknown name {name!r}{did_you_mean(name, known)}; choose from {', '.join(known)}")
+        if name in names[:i]:
+            raise ScenarioError(f"{key}[{i}]: {name!r} is given twice")
 
 
 def load_scenario(source) -> Scenario:
@@ -254,11 +504,57 @@ def load_scenario(source) -> Scenario:
         if shipped is None:
             raise FileNotFoundError(f"no scenario file {source!s} (and no shipped scenario of that name: {', '.join(shipped_scenarios())})")
         path = shipped
+    raw = _read_toml(path)
+    if not _has_values(raw):
+        raise ScenarioError(
+            f"{path} sets no key: a scenario must say what it simulates. For the default design run `petsim demo`; "
+            "`petsim scenario` lists every key with its default")
+    return resolve(raw, str(path))
+
+
+def _read_toml(path: Path) -> dict:
+    """The parsed file; every failure (encoding, syntax, nesting too deep to parse) as a ScenarioError naming the file."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not an error
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save the file as UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ScenarioError(f"{path}: not valid TOML: {err}") from None
-    return resolve(raw, str(path))
+    except RecursionError:
+        raise ScenarioError(f"{path}: {_deepest_key(text)} nests arrays or tables too deeply to read; "
+                            "no scenario key needs more than 2 levels") from None
+
+
+def _has_values(raw: dict) -> bool:
+    """Whether a parsed file sets any key (a file of comments or empty tables sets none)."""
+    tables = [raw]
+    while tables:  # a loop, not recursion: tables may nest hundreds deep
+        for v in tables.pop().values():
+            if not isinstance(v, dict):
+                return True
+            tables.append(v)
+    return False
+
+
+def _deepest_key(text: str) -> str:
+    """The dotted key whose value opens the most brackets (for the message when the parser gives up)."""
+    section, key, depth, best = "", "?", 0, (0, "?")
+    for line in text.splitlines():
+        line = re.sub(r'"(?:\\.|[^"\\])*"|\'[^\']*\'', '""', line).split("#", 1)[0].strip()
+        header = re.fullmatch(r"\[\[?\s*([^\[\]]+?)\s*\]\]?", line) if depth == 0 else None
+        if header:
+            section = header.group(1)
+            continue
+        assign = re.match(r"([\w\-\".]+)\s*=", line) if depth == 0 else None
+        if assign:
+            key = f"{section}.{assign.group(1)}" if section else assign.group(1)
+        for ch in line:
+            depth += (ch in "[{") - (ch in "]}")
+            if depth > best[0]:
+                best = (depth, key)
+    return best[1]
 
 
 def shipped_scenarios() -> list[str]:
@@ -290,7 +586,7 @@ def dumps_toml(data: dict) -> str:
             return "{ " + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items() if x is not None) + " }"
         raise TypeError(f"cannot write {v!r} as TOML")
 
-    lines = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, (dict, list)) or k == "x"]
+    lines = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict) and k != "releases"]
     for section, table in data.items():
         if isinstance(table, dict):
             lines.append(f"\n[{section}]")
@@ -306,7 +602,10 @@ def describe_schema() -> str:
     out = []
     for section, schema in list(SCHEMA.items()) + [("[releases]", RELEASE_SCHEMA), ("static", STATIC_SCHEMA)]:
         out.append(f"[{section}]" if section else "(top level)")
+        rule = section.strip("[]")
         for key, (default, _, allowed, doc) in schema.items():
             allowed_txt = f" (one of: {', '.join(map(str, allowed))})" if allowed else ""
-            out.append(f"  {key} = {default!r}: {doc}{allowed_txt}")
+            rng = RANGES.get(f"{rule}.{key}" if rule else key)
+            range_txt = f" (allowed: {rng})" if rng else ""
+            out.append(f"  {key} = {default!r}: {doc}{allowed_txt}{range_txt}")
     return "\n".join(out)

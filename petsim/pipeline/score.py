@@ -37,10 +37,15 @@ def score_estimates(estimates_path, run_dir, region_column="region", bp_column="
 
     Returns the score rows and the path of the written table.
     """
+    from petsim.pipeline.layout import RunFolderError
     from petsim.pipeline.run import open_run
     from petsim.plot import plot_bp_scatter
 
     lay, scenario = open_run(run_dir)
+    if not lay.stage_done("simulate", scenario.to_json()):
+        raise RunFolderError(f"{lay.root}: its simulate stage is incomplete or was made from another scenario "
+                             f"than its scenario_resolved.toml; its truth cannot be trusted. Rerun "
+                             f"`petsim simulate {lay.scenario_path} -o {lay.root} --force`")
     rows = _read_table(estimates_path)
     if not rows:
         raise ValueError(f"{estimates_path}: the table has no rows")

@@ -6,13 +6,14 @@ past the end of the input, a missing file) happen here, before any long work.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from petsim.grid import Grid
-from petsim.pipeline.scenario import Scenario, ScenarioError
+from petsim.pipeline.scenario import Scenario, ScenarioError, did_you_mean
 
 
 def recon_grid(scenario: Scenario) -> Grid:
@@ -31,13 +32,23 @@ def load_phantom(scenario: Scenario, grid: Grid):
     from petsim.phantom import Phantom, load
 
     name = scenario["phantom"]["name"]
-    if name.endswith((".nii", ".nii.gz")):
-        table = scenario["phantom"]["table"]
-        if not table:
-            raise ScenarioError(f"phantom.name {name!r} is a label image: phantom.table must name its region table (TSV)")
-        user = Phantom.from_nifti(name, table)
+    if is_label_image(name):
+        user = Phantom.from_nifti(name, label_table(scenario))
         return user.resample(grid) if hasattr(user, "resample") else user
     return load(name=name, grid=grid)
+
+
+def is_label_image(name: str) -> bool:
+    """Whether ``phantom.name`` is the path of a label NIfTI (not a shipped phantom)."""
+    return name.endswith((".nii", ".nii.gz"))
+
+
+def label_table(scenario: Scenario) -> str:
+    """``phantom.table``: the region table a label-image phantom needs."""
+    table = scenario["phantom"]["table"]
+    if not table:
+        raise ScenarioError(f"phantom.name {scenario['phantom']['name']!r} is a label image: phantom.table must name its region table (TSV)")
+    return table
 
 
 def frame_schedule(scenario: Scenario):
@@ -65,10 +76,16 @@ def expand_regions(names, available, key: str) -> list[str]:
         found = [s for s in sides if s in available]
         if not found:
             raise ScenarioError(
-                f"{key}: unknown region {name!r}; known regions: {', '.join(sorted(available))}"
+                f"{key}: unknown region {name!r}{did_you_mean(name, _with_structures(available))}; "
+                f"known regions: {', '.join(sorted(available))}"
             )
         out.extend(found)
     return out
+
+
+def _with_structures(names) -> list[str]:
+    """Region names plus the structure names that stand for both sides."""
+    return sorted(set(names) | {n[:-2] for n in names if n.endswith(("_l", "_r"))})
 
 
 def make_releases(scenario: Scenario, region_names):
@@ -118,39 +135,270 @@ def layout_2d_for(scenario: Scenario, scanner):
 
 
 def validate(scenario: Scenario) -> None:
-    """Fail fast: everything that can be checked without long work."""
-    from petsim.scanner import get_scanner
+    """Fail fast: everything that can be checked without long work.
 
-    get_scanner(scenario["scanner"]["name"])
-    frame_schedule(scenario)
-    if scenario["kind"] == "static" and not scenario["static"]["activity_bq_ml"]:
-        raise ScenarioError("static.activity_bq_ml must give the activity of at least one region (Bq/mL)")
-    if scenario["kind"] == "dynamic":
-        from petsim.kinetics import load_tracer
+    :func:`petsim.pipeline.scenario.resolve` has checked each value on its own; this resolves the
+    names against the tables they refer to (scanner, frame preset, phantom, tracer, regions,
+    reference) and checks what depends on them (sinogram layout, subsets, radial field of view,
+    frames inside the windows), reading only definitions: nothing is rasterised or simulated.
 
-        load_tracer(scenario["tracer"]["name"])
-        fs = frame_schedule(scenario)
-        end = float(fs.ends_min[-1])
-        for i, rel in enumerate(scenario["releases"]):
-            if rel["onset_min"] >= end:
-                raise ScenarioError(f"releases[{i}].onset_min = {rel['onset_min']} min is at or after the scan end ({end} min)")
-            if rel["end_min"] is not None and rel["end_min"] > end:
-                raise ScenarioError(f"releases[{i}].end_min = {rel['end_min']} min is after the scan end ({end} min)")
-        for i, w in enumerate(scenario["analysis"]["windows"]):
-            if w["end_min"] > end + 1e-9:
-                raise ScenarioError(f"analysis.windows[{i}] ({w['name']}) ends at {w['end_min']} min, after the scan end ({end} min)")
-            inside = int(np.sum((fs.starts_min >= w["start_min"] - 1e-9) & (fs.ends_min <= w["end_min"] + 1e-9)))
-            if inside < 4:
-                raise ScenarioError(
-                    f"analysis.windows[{i}] ({w['name']}, {w['start_min']}-{w['end_min']} min) holds {inside} whole "
-                    "frames; the models need at least 4: widen the window or use shorter frames")
+    Raises
+    ------
+    ScenarioError
+        naming the key that is wrong (FileNotFoundError for a missing phantom file).
+    """
+    world = World(scenario)
+    _check_scanner(scenario)
+    _check_recon_layout(world)
+    fs = _checked_frames(scenario)
+    names = phantom_region_names(scenario)
+    if scenario["kind"] == "static":
+        _check_static(scenario, names)
+    else:
+        _check_dynamic(scenario, names, fs)
+
+
+def _check_scanner(scenario: Scenario) -> None:
+    """The scanner preset and the sinogram settings it allows."""
+    from petsim.pipeline.simulate import physics_of
+    from petsim.scanner import available_scanners, get_scanner
+
+    s = scenario["scanner"]
+    try:
+        scanner = get_scanner(s["name"])
+    except ValueError:
+        raise ScenarioError(f"scanner.name: unknown scanner {s['name']!r}{did_you_mean(s['name'], available_scanners())}; "
+                            f"available: {', '.join(available_scanners())}") from None
+    half = scanner.n_crystals_per_ring // 2
+    if half % s["view_mashing"]:
+        raise ScenarioError(f"scanner.view_mashing = {s['view_mashing']} must divide the {half} views of {scanner.name}; "
+                            f"use one of {_divisors(half)}")
+    if s["mode"] == "3d" and s["span"] % 2 == 0:
+        raise ScenarioError(f"scanner.span = {s['span']} must be odd (1, 3, 5, ...)")
+    if s["mode"] == "3d" and s["max_ring_diff"] > scanner.n_rings - 1:
+        raise ScenarioError(f"scanner.max_ring_diff = {s['max_ring_diff']} is more than {scanner.name} allows "
+                            f"({scanner.n_rings} rings: at most {scanner.n_rings - 1})")
+    n, bin_mm = s["n_radial"] or scanner.n_radial, scanner.radial_bin_mm
+    most = math.ceil(2 * scanner.ring_radius_mm / bin_mm) - 1
+    cylinder_mm = physics_of(scenario).calibration_cylinder_mm[0]  # the sensitivity is calibrated on it
+    least = math.ceil(cylinder_mm / bin_mm) + 1
+    if not least <= n <= most:
+        raise ScenarioError(
+            f"scanner.n_radial = {n} bins of {bin_mm} mm do not fit {scanner.name}: at least {least} to see the "
+            f"{cylinder_mm:g} mm calibration cylinder, at most {most} to stay inside the ring")
+
+
+def _check_recon_layout(world: "World") -> None:
+    """Subsets that divide the views of the sinogram reconstructed, and FBP only on 2D data of the grid's planes."""
+    from petsim.pipeline.reconstruct import rebin_method
+
+    rec = world.scenario["recon"]
+    try:
+        layout = layout_2d_for(world.scenario, world.scanner) if rebin_method(world) else world.layout
+    except ValueError as err:  # anything _check_scanner missed
+        raise ScenarioError(f"[scanner]: {err}") from None
+    n_sino, n_views = layout.shape[:2]
+    if rec["algorithm"] in ("osem", "map") and n_views % rec["subsets"]:
+        raise ScenarioError(f"recon.subsets = {rec['subsets']} must divide the {n_views} views of the sinogram "
+                            f"that is reconstructed (after scanner.view_mashing); use one of {_divisors(n_views)}")
+    if rec["algorithm"] == "fbp" and np.any(layout.sinogram_dz_mm != 0):
+        raise ScenarioError("recon.algorithm = 'fbp' needs 2D data: set recon.rebin to 'fore' or 'ssrb' (or scanner.mode = '2d')")
+    if rec["algorithm"] == "fbp" and n_sino != rec["shape"][2]:
+        raise ScenarioError(f"recon.shape[2] = {rec['shape'][2]} must be the {n_sino} planes of the 2D sinogram "
+                            "that recon.algorithm = 'fbp' reconstructs plane by plane")
+
+
+def _divisors(n: int) -> str:
+    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
+
+
+def _checked_frames(scenario: Scenario):
+    """The frame schedule; an unknown ``frames.preset`` named with suggestions."""
+    from petsim.frames import SCHEDULES
+
+    preset = scenario["frames"]["preset"]
+    if scenario["kind"] == "dynamic" and not scenario["frames"]["durations_min"] and preset not in SCHEDULES:
+        raise ScenarioError(f"frames.preset: unknown frame schedule {preset!r}{did_you_mean(preset, SCHEDULES)}; "
+                            f"known: {', '.join(sorted(SCHEDULES))}, or give frames.durations_min")
+    return frame_schedule(scenario)
+
+
+def phantom_region_names(scenario: Scenario) -> list[str]:
+    """Region names of the scenario's phantom, read from its definition or region table (nothing is rasterised)."""
+    from pathlib import Path
+
+    from petsim.phantom import available
+
+    name, table = scenario["phantom"]["name"], scenario["phantom"]["table"]
+    if is_label_image(name):
+        for key, path in (("phantom.name", name), ("phantom.table", label_table(scenario))):
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"{key}: no such file {path!r}")
+        from petsim.phantom.user import read_region_table
+
+        try:
+            return [r.name for r in read_region_table(table)]
+        except ValueError as err:
+            raise ScenarioError(f"phantom.table: {err}") from None
+    if table is not None:
+        raise ScenarioError(f"phantom.table is only read for a label-image phantom; phantom.name = {name!r} is a shipped phantom")
+    if name not in available():
+        raise ScenarioError(f"phantom.name: unknown phantom {name!r}{did_you_mean(name, available())}; "
+                            f"available: {', '.join(available())}, or a label NIfTI (.nii, .nii.gz)")
+    return [r.name for r in _definition("mor_brain" if name == "mni152" else name)[0]]  # mni152 has mor_brain's regions
+
+
+@lru_cache(maxsize=8)
+def _definition(name: str) -> tuple:
+    """Regions and component table of a shipped phantom definition (no rasterising)."""
+    from petsim.phantom.definitions import build, read_definition
+
+    regions, table, _, _ = build(read_definition(name))
+    return regions, table
+
+
+def _check_field_of_view(scenario: Scenario, needed: list[str]) -> None:
+    """Each region the analysis needs overlaps the reconstruction grid (judged by the definition's bounding boxes)."""
+    from petsim.phantom.shapes import C_BBOX, C_LABEL
+
     name = scenario["phantom"]["name"]
-    if name.endswith((".nii", ".nii.gz")):
-        from pathlib import Path
+    if is_label_image(name) or name == "mni152":  # no analytic shapes to judge by
+        return
+    regions, table = _definition(name)
+    half = 0.5 * np.asarray(recon_grid(scenario).extent_mm)  # the grid is centred on the isocentre
+    for r in regions:
+        if r.name not in needed:
+            continue
+        box = table[table[:, C_LABEL] == r.id, C_BBOX:C_BBOX + 6]
+        lo, hi = box[:, 0::2].min(axis=0), box[:, 1::2].max(axis=0)
+        if np.any(lo >= half) or np.any(hi <= -half):
+            raise ScenarioError(
+                f"recon.shape x recon.voxel_size_mm cover {' x '.join(f'{2 * h:g}' for h in half)} mm, which misses "
+                f"region {r.name!r} (it lies within {', '.join(f'{a:.0f}..{b:.0f}' for a, b in zip(lo, hi))} mm); "
+                "enlarge the grid or its voxels")
 
-        for p in (name, scenario["phantom"]["table"] or ""):
-            if not Path(p).is_file():
-                raise FileNotFoundError(f"phantom: no such file {p!r}")
+
+def _check_static(scenario: Scenario, names: list[str]) -> None:
+    """A static scan: activities given for regions of the phantom, and nothing of a dynamic one."""
+    given = scenario["static"]["activity_bq_ml"]
+    if not given:
+        raise ScenarioError("static.activity_bq_ml must give the activity of at least one region (Bq/mL)")
+    for region in given:
+        expand_regions([region], names, "static.activity_bq_ml")
+    if scenario["releases"]:
+        raise ScenarioError("releases apply to dynamic scenarios; a static scenario (kind = \"static\") has none")
+
+
+def _check_dynamic(scenario: Scenario, names: list[str], fs) -> None:
+    """A dynamic scan: tracer rows for every region, releases and windows inside the scan, analysis names."""
+    if scenario["static"]["activity_bq_ml"]:
+        raise ScenarioError("static.activity_bq_ml applies to static scenarios; set kind = \"static\" or leave it out")
+    tracer = _tracer(scenario, names)
+    end = float(fs.ends_min[-1])
+    released = []
+    for i, rel in enumerate(scenario["releases"]):
+        if rel["onset_min"] >= end:
+            raise ScenarioError(f"releases[{i}].onset_min = {rel['onset_min']} min is at or after the scan end ({end} min)")
+        if rel["end_min"] is not None and rel["end_min"] > end:
+            raise ScenarioError(f"releases[{i}].end_min = {rel['end_min']} min is after the scan end ({end} min)")
+        released += _unique(expand_regions(rel["regions"], names, f"releases[{i}].regions"), f"releases[{i}].regions")
+    for i, w in enumerate(scenario["analysis"]["windows"]):
+        if w["end_min"] > end + 1e-9:
+            raise ScenarioError(f"analysis.windows[{i}] ({w['name']}) ends at {w['end_min']} min, after the scan end ({end} min)")
+        inside = int(np.sum((fs.starts_min >= w["start_min"] - 1e-9) & (fs.ends_min <= w["end_min"] + 1e-9)))
+        if inside < 4:
+            raise ScenarioError(
+                f"analysis.windows[{i}] ({w['name']}, {w['start_min']}-{w['end_min']} min) holds {inside} whole "
+                "frames; the models need at least 4: widen the window or use shorter frames")
+    _check_analysis_names(scenario, names, tracer, released)
+    _check_model_frames(scenario, fs)
+
+
+def _tracer(scenario: Scenario, names: list[str]):
+    """The tracer table, which must hold rate constants for every region of the phantom."""
+    from importlib import resources
+
+    from petsim.kinetics import load_tracer
+
+    name = scenario["tracer"]["name"]
+    known = sorted(p.name[:-5] for p in (resources.files("petsim") / "data").iterdir() if p.name.endswith(".toml"))
+    if name not in known:
+        raise ScenarioError(f"tracer.name: no tracer table {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}")
+    tracer = load_tracer(name)
+    missing = [n for n in names if not _has_row(tracer, n)]
+    if missing:
+        raise ScenarioError(f"tracer.name = {name!r} has no rate constants for {len(missing)} region(s) of phantom "
+                            f"{scenario['phantom']['name']!r} ({', '.join(missing[:5])}); a dynamic scenario needs them all "
+                            "(kind = \"static\" takes activities instead)")
+    return tracer
+
+
+def _has_row(tracer, region: str) -> bool:
+    try:
+        tracer.params(region)
+    except KeyError:
+        return False
+    return True
+
+
+def _unique(regions: list[str], key: str) -> list[str]:
+    """``regions`` if no region is named twice (a structure name stands for both its sides)."""
+    twice = sorted({r for r in regions if regions.count(r) > 1})
+    if twice:
+        raise ScenarioError(f"{key} names {', '.join(twice)} more than once (a structure stands for both its sides)")
+    return regions
+
+
+def _check_analysis_names(scenario: Scenario, names: list[str], tracer, released: list[str]) -> None:
+    """Reported regions and the reference resolved in the phantom and inside the grid (with the ``released``
+    regions); a reference with binding only when meant."""
+    from petsim.modeling.tactable import match_regions
+
+    an = scenario["analysis"]
+    regions = _unique(expand_regions(an["regions"], names, "analysis.regions"), "analysis.regions")
+    ref = an["reference"]
+    try:
+        cols = match_regions(names, ref)
+    except KeyError:
+        wanted = ref if isinstance(ref, list) else [ref]
+        bad = next(r for r in wanted if r not in names)
+        raise ScenarioError(f"analysis.reference: no region named or starting with {bad!r}"
+                            f"{did_you_mean(bad, _with_structures(names))}; known regions: {', '.join(names)}") from None
+    structures = sorted({c[:-2] if c.endswith(("_l", "_r")) else c for c in cols})
+    if isinstance(ref, str) and len(structures) > 1:
+        raise ScenarioError(f"analysis.reference = {ref!r} selects regions of {len(structures)} structures "
+                            f"({', '.join(structures)}); name one region or one structure")
+    _check_field_of_view(scenario, cols + regions + released)
+    bound = {c: tracer.bp_nd(c) for c in cols if tracer.bp_nd(c) > 0}
+    if bound and not an["reference_has_binding"]:
+        raise ScenarioError(
+            f"analysis.reference = {ref!r} has specific binding in the {scenario['tracer']['name']} table (BP_ND "
+            f"{', '.join(f'{c} {v:g}' for c, v in bound.items())}), which biases every BP_ND estimated against it; "
+            f"choose a region without binding (the table's reference is {tracer.reference_region!r}) or set "
+            "analysis.reference_has_binding = true if that is meant")
+
+
+#: Frames that each t*-model needs after t* inside a window (what petsim.modeling.linear asks of fit_frames).
+_T_STAR_FRAMES = {"mrtm": 4, "mrtm2": 3, "logan_ref": 3}
+
+
+def _check_model_frames(scenario: Scenario, fs) -> None:
+    """Enough frames after t* in every window for the graphical models, and for lp-ntPET over the scan."""
+    from petsim.modeling._frames import fit_frames
+    from petsim.modeling.lpntpet import N_PARAMS_LPNTPET
+
+    an = scenario["analysis"]
+    uses = [(m, n, (w["start_min"], w["end_min"]), f" in analysis.windows[{i}] ({w['name']})")
+            for m, n in _T_STAR_FRAMES.items() if m in an["models"] for i, w in enumerate(an["windows"])]
+    uses += [(m, 3, None, " over the scan (analysis.maps)") for m in ("mrtm2", "logan_ref") if m in an["maps"]]
+    for model, n, window, where in uses:
+        try:
+            fit_frames(fs.starts_min, fs.ends_min, an["t_star_min"], window, min_frames=n, model=model)
+        except ValueError as err:
+            raise ScenarioError(f"analysis.t_star_min = {an['t_star_min']} min leaves too few frames{where}: {err}") from None
+    if "lpntpet" in an["models"] and fs.n_frames < N_PARAMS_LPNTPET + 2:
+        raise ScenarioError(f"analysis.models: lpntpet fits {N_PARAMS_LPNTPET} parameters and needs at least "
+                            f"{N_PARAMS_LPNTPET + 2} frames; the scan has {fs.n_frames}")
 
 
 @dataclass
