@@ -41,12 +41,12 @@ def main(root: Path) -> int:
     problems: list[str] = []
     pet = root / "sub-01" / "pet"
     check_scan(pet, "sub-01_pet", problems)                 # the scan with release
-    check_scan(pet, "sub-01_acq-control_pet", problems)     # its matched no-release control
+    check_scan(pet, "sub-01_task-control_pet", problems)     # its matched no-release control
     der = root / "derivatives" / "petsim" / "sub-01"
-    for desc in ("desc-truth_bp", "desc-noisefree_tacs", "desc-recon_tacs", "acq-control_desc-recon_tacs",
+    for desc in ("desc-truth_bp", "desc-noisefree_tacs", "desc-recon_tacs", "task-control_desc-recon_tacs",
                  "desc-estimates_bp", "desc-validation_bp"):
         check_table(der / f"sub-01_{desc}.tsv", problems)
-    report = root / "report" / "index.html"
+    report = root / "derivatives" / "petsim" / "report" / "index.html"
     if not report.is_file() or "<img" not in report.read_text():
         problems.append(f"missing or figureless report: {report}")
     for p in problems:

@@ -43,7 +43,9 @@ def measure(scenario: str) -> None:
     try:
         for stage in ("simulate", "reconstruct", "fit", "report"):
             done = subprocess.run([sys.executable, "-c", STAGE, stage, str(out), scenario],
-                                  check=True, capture_output=True, text=True)
+                                  capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"{stage} of {scenario} failed:\n{done.stderr[-3000:]}")
             peaks[stage] = int(done.stdout.strip().splitlines()[-1])
         wall = time.perf_counter() - t0
         disk = _size(out)

@@ -40,6 +40,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader closed the pipe (`petsim scenario | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, FileNotFoundError, KeyError, TypeError, ImportError) as err:
         if os.environ.get("PETSIM_DEBUG"):
             raise

@@ -56,17 +56,22 @@ def test_pet_sidecar_fields_in_seconds(tmp_path):
         frame_starts_min=[0, 0.5], frame_ends_min=[0.5, 1.5], decay_correction_factors=[1.01, 1.03],
         recon_method="OSEM", recon_parameter_labels=["subsets", "iterations"], recon_parameter_units=["none", "none"],
         recon_parameter_values=[16, 4], recon_filter_type="Gaussian", recon_filter_size_mm=4.0,
-        attenuation_correction="simulated mu-map",
+        attenuation_correction="simulated mu-map", injected_volume_ml=10.0, infusion_mbq=277.5, infusion_min=90.0,
     )
     assert sc["FrameTimesStart"] == [0.0, 30.0] and sc["FrameDuration"] == [30.0, 60.0]
+    # BIDS requires these of a bolus-infusion scan: half the dose (and volume) infused over 90 min
+    assert sc["InfusionRadioactivity"] == 277.5 and sc["InfusionStart"] == 0.0 and sc["InjectedVolume"] == 10.0
+    assert sc["InfusionSpeed"] == pytest.approx(5.0 / 5400.0) and sc["InfusionSpeedUnits"] == "mL/s"
     path = write_sidecar(tmp_path / "s.json", sc)
     assert json.loads(path.read_text())["ModeOfAdministration"] == "bolus-infusion"
+    minimal = dict(tracer_name="x", radionuclide="C11", injected_mbq=1, frame_starts_min=[0], frame_ends_min=[1],
+                   decay_correction_factors=[1], recon_method="OSEM", recon_parameter_labels=[],
+                   recon_parameter_units=[], recon_parameter_values=[], recon_filter_type="none",
+                   recon_filter_size_mm=0, attenuation_correction="none")
+    with pytest.raises(ValueError, match="bolus-infusion sidecar needs infusion_mbq"):
+        pet_sidecar(**minimal, mode_of_administration="bolus-infusion")
     with pytest.raises(ValueError, match="ModeOfAdministration"):
-        pet_sidecar(**{**dict(tracer_name="x", radionuclide="C11", injected_mbq=1, mode_of_administration="iv",
-                              frame_starts_min=[0], frame_ends_min=[1], decay_correction_factors=[1],
-                              recon_method="OSEM", recon_parameter_labels=[], recon_parameter_units=[],
-                              recon_parameter_values=[], recon_filter_type="none", recon_filter_size_mm=0,
-                              attenuation_correction="none")})
+        pet_sidecar(**minimal, mode_of_administration="iv")
 
 
 def test_interfile_counts_are_stored_as_uint16(tmp_path):

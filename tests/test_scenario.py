@@ -63,3 +63,15 @@ def test_did_you_mean_suggests_the_closest_names():
 
     assert did_you_mean("srtn", ("srtm", "mrtm2", "logan_ref")) == " (did you mean 'srtm'?)"
     assert did_you_mean("xyz", ("srtm",)) == ""
+
+
+def test_petsim_scenario_prints_valid_toml_of_the_defaults(capsys):
+    """`petsim scenario` is a scenario file: it parses as TOML and resolves to every default."""
+    import tomllib
+
+    from petsim.cli import main
+    from petsim.pipeline.scenario import resolve
+
+    assert main(["scenario"]) == 0
+    raw = tomllib.loads(capsys.readouterr().out)
+    assert resolve(raw).data == resolve({"name": "scenario"}).data

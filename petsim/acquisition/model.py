@@ -245,7 +245,7 @@ class AcquisitionModel:
             raise ValueError("basis_images is empty")
         out = np.empty((k, *self.shape), dtype=np.float32)
         show = self._progress if progress is None else progress
-        for i in tqdm(range(k), desc="project basis", unit="image", disable=not show):
+        for i in tqdm(range(k), desc="project basis", unit="image", disable=None if show else True):
             out[i] = self.trues_rate(basis_images[i])
         return out
 

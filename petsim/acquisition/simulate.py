@@ -86,7 +86,7 @@ def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: boo
     plan = _FramePlan(model, bp, w, schedule, singles_scale)
     decay = schedule.decay_correction_factors(model.isotope)
     s = model.sensitivity_cps_per_bq_ml_mm
-    for f in tqdm(range(schedule.n_frames), desc="simulate frames", unit="frame", disable=not progress):
+    for f in tqdm(range(schedule.n_frames), desc="simulate frames", unit="frame", disable=None if progress else True):
         dur_s = 60.0 * plan.dur_min[f]
         live = float(plan.live[f])
         # expected unscattered trues (counts): weighted sum of basis projections, accumulated in float64

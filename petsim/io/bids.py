@@ -37,9 +37,20 @@ def pet_sidecar(
     model_name: str = "",
     acquisition_mode: str = "list mode",
     units: str = "Bq/mL",
+    injected_volume_ml: float | None = None,
+    infusion_mbq: float | None = None,
+    infusion_min: float | None = None,
+    molar_activity_gbq_per_umol: float | None = None,
+    injected_mass_ug: float | None = None,
     extra: dict | None = None,
 ) -> dict:
-    """Build the sidecar dictionary of a reconstructed dynamic PET image."""
+    """Build the sidecar dictionary of a reconstructed dynamic PET image.
+
+    A bolus-plus-infusion scan needs ``infusion_mbq`` (the part of the activity infused),
+    ``infusion_min`` (its duration, from injection) and ``injected_volume_ml``: BIDS requires
+    InfusionRadioactivity, InfusionStart, InfusionSpeed(Units) and InjectedVolume for it. The
+    infusion speed is the infused share of the volume over the infusion time (mL/s).
+    """
     if mode_of_administration not in MODES_OF_ADMINISTRATION:
         raise ValueError(
             f"ModeOfAdministration {mode_of_administration!r} is not one of {MODES_OF_ADMINISTRATION}"
@@ -59,8 +70,8 @@ def pet_sidecar(
         "TracerRadionuclide": radionuclide,
         "InjectedRadioactivity": float(injected_mbq),
         "InjectedRadioactivityUnits": "MBq",
-        "InjectedMass": "n/a",
-        "InjectedMassUnits": "n/a",
+        "InjectedMass": "n/a" if injected_mass_ug is None else float(injected_mass_ug),
+        "InjectedMassUnits": "n/a" if injected_mass_ug is None else "ug",
         "SpecificRadioactivity": "n/a",
         "SpecificRadioactivityUnits": "n/a",
         "ModeOfAdministration": mode_of_administration,
@@ -81,9 +92,47 @@ def pet_sidecar(
         "ReconFilterSize": float(recon_filter_size_mm),
         "AttenuationCorrection": attenuation_correction,
     }
+    if molar_activity_gbq_per_umol is not None:
+        sidecar.update(MolarActivity=float(molar_activity_gbq_per_umol), MolarActivityUnits="GBq/umol",
+                       MolarActivityMeasTime="00:00:00")
+    if injected_volume_ml is not None:
+        sidecar.update(InjectedVolume=float(injected_volume_ml), InjectedVolumeUnits="mL")
+    if mode_of_administration == "bolus-infusion":
+        if infusion_mbq is None or infusion_min is None or injected_volume_ml is None:
+            raise ValueError("a bolus-infusion sidecar needs infusion_mbq, infusion_min and injected_volume_ml")
+        share = float(infusion_mbq) / float(injected_mbq)
+        sidecar.update(InfusionRadioactivity=float(infusion_mbq), InfusionStart=0.0,
+                       InfusionSpeed=float(share * injected_volume_ml / (60.0 * infusion_min)),
+                       InfusionSpeedUnits="mL/s")
     if extra:
         sidecar.update(extra)
     return sidecar
+
+
+#: The BIDS version petsim's datasets follow.
+BIDS_VERSION = "1.10.0"
+
+
+def dataset_description(name: str, derivative: bool = False) -> dict:
+    """``dataset_description.json`` of a simulated raw dataset, or of petsim's derivative dataset."""
+    from petsim import __version__
+
+    desc = {
+        "Name": name,
+        "BIDSVersion": BIDS_VERSION,
+        "DatasetType": "derivative" if derivative else "raw",
+        "GeneratedBy": [{"Name": "petsim", "Version": __version__,
+                         "Description": "simulated dynamic PET with known truth" if not derivative else
+                         "truth, TACs, BP_ND estimates and their validation of a petsim simulation"}],
+    }
+    if not derivative:
+        desc["Authors"] = ["petsim (simulation)"]
+    return desc
+
+
+def write_dataset_description(root, name: str, derivative: bool = False) -> Path:
+    return write_text_atomic(Path(root) / "dataset_description.json",
+                             json.dumps(dataset_description(name, derivative), indent=2) + "\n")
 
 
 def write_sidecar(path, sidecar: dict) -> Path:

@@ -77,13 +77,14 @@ class Tracer:
     """
 
     def __init__(self, name, isotope, rows, reference_region, kd_app_nm=math.inf,
-                 specific_activity_gbq_per_umol=math.inf, sources=None):
+                 specific_activity_gbq_per_umol=math.inf, sources=None, molecular_weight_g_per_mol=math.nan):
         self.name = name
         self.isotope = isotope
         self._rows = dict(rows)
         self.reference_region = reference_region
         self.kd_app_nm = float(kd_app_nm)
         self.specific_activity_gbq_per_umol = float(specific_activity_gbq_per_umol)
+        self.molecular_weight_g_per_mol = float(molecular_weight_g_per_mol)
         self.sources = dict(sources or {})
 
     @property
@@ -102,6 +103,13 @@ class Tracer:
             f"region {region_name!r} not in the {self.name} table; known structures "
             f"(optionally + '_l'/'_r'): {self.structures}"
         )
+
+    def injected_mass_ug(self, dose_mbq: float) -> float:
+        """Mass of tracer (ug) in ``dose_mbq`` at the table's specific activity; NaN if either is unknown."""
+        sa = self.specific_activity_gbq_per_umol
+        if not (math.isfinite(sa) and sa > 0 and math.isfinite(self.molecular_weight_g_per_mol)):
+            return math.nan
+        return dose_mbq / 1000.0 / sa * self.molecular_weight_g_per_mol  # umol x g/mol = ug
 
     def params(self, region_name: str) -> KineticParams:
         """Rate constants of a region (structure name, optionally with "_l"/"_r")."""
@@ -135,7 +143,7 @@ class Tracer:
             rows[key] = dataclasses.replace(base, **changes)
             sources[key] = f"{self.source(key)}; changed: {changes}"
         return Tracer(self.name, self.isotope, rows, self.reference_region, self.kd_app_nm,
-                      self.specific_activity_gbq_per_umol, sources)
+                      self.specific_activity_gbq_per_umol, sources, self.molecular_weight_g_per_mol)
 
     def __repr__(self):
         return f"Tracer({self.name!r}, {len(self._rows)} rows)"
@@ -180,5 +188,5 @@ def load_tracer(name: str = "carfentanil", path=None) -> Tracer:
         name=meta.get("tracer", name), isotope=meta.get("isotope", "C-11"), rows=rows,
         reference_region=meta.get("reference_region"), kd_app_nm=kd,
         specific_activity_gbq_per_umol=float(meta.get("specific_activity_gbq_per_umol", math.inf)),
-        sources=sources,
+        sources=sources, molecular_weight_g_per_mol=float(meta.get("molecular_weight_g_per_mol", math.nan)),
     )

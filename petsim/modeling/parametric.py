@@ -42,7 +42,7 @@ def _unmask(values, mask, shape):
 
 def _blocks(n, desc, progress):
     starts = range(0, n, BLOCK_VOXELS)
-    return tqdm(starts, desc=desc, disable=not progress or n <= BLOCK_VOXELS, leave=False)
+    return tqdm(starts, desc=desc, disable=True if not progress or n <= BLOCK_VOXELS else None, leave=False)
 
 
 def bfsrtm_map(image4d, ref_tac, frame_start_min, frame_end_min, mask=None, weights=None, n_basis=100,

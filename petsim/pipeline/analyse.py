@@ -23,8 +23,8 @@ def fit_scan(tac_table, scenario, regions, skip_models=()):
     results = []
     for w in an["windows"]:
         fits = fit_models(
-            tac_table, ref=an["reference"], models=models, regions=regions,
-            t_star_min=an["t_star_min"], window_min=(w["start_min"], w["end_min"]),
+            tac_table, ref=an["reference"], models=models, regions=regions, t_star_min=an["t_star_min"],
+            window_min=(w["start_min"], w["end_min"]), k2_ref=an["k2_ref_per_min"], weights=an["weights"],
         )
         for fit in fits:
             results.append((w["name"], fit))
@@ -78,7 +78,7 @@ def compare_with_truth(estimates: list[dict], truth_rows: list[dict], windows: l
         row = {
             "region": region, "model": model,
             "true_BP_ND": true_base, "BP_ND": eb,
-            "bias_percent": _pct(eb, true_base),
+            "bias_percent": percent_of(eb, true_base),
             "true_delta_BP_ND": true_task - true_base,
             "true_percent_delta": 100.0 * (true_task - true_base) / true_base if true_base else None,
         }
@@ -93,10 +93,11 @@ def compare_with_truth(estimates: list[dict], truth_rows: list[dict], windows: l
     return rows
 
 
-def _pct(est, true):
-    if est is None or not true:
+def percent_of(value, reference):
+    """100 (value - reference) / reference; None where either is missing or the reference is 0."""
+    if value is None or not reference:
         return None
-    return 100.0 * (est - true) / true
+    return 100.0 * (value - reference) / reference
 
 
 def format_table(rows: list[dict], columns: list[str], floatfmt: str = "{:.3f}") -> str:

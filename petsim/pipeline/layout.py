@@ -63,8 +63,13 @@ class RunLayout:
         return self.deriv_dir / "sinograms"
 
     @property
+    def derivatives_root(self) -> Path:
+        """petsim's derivative dataset (its own dataset_description.json, the report)."""
+        return self.root / "derivatives" / "petsim"
+
+    @property
     def report_dir(self) -> Path:
-        return self.root / "report"
+        return self.derivatives_root / "report"
 
     @property
     def state_dir(self) -> Path:
@@ -74,13 +79,17 @@ class RunLayout:
     def scenario_path(self) -> Path:
         return self.root / "scenario_resolved.toml"
 
+    @staticmethod
+    def _scan_entity(scan: str) -> str:
+        """The BIDS entity of a scan: none for the scan with release, ``task-control`` for the matched
+        no-release control (BIDS-PET has no ``acq`` entity; ``task`` names the condition)."""
+        return "" if scan == "release" else f"_task-{scan}"
+
     def pet(self, scan: str, ext: str = ".nii.gz") -> Path:
-        acq = "" if scan == "release" else f"_acq-{scan}"
-        return self.pet_dir / f"{self.sub}{acq}_pet{ext}"
+        return self.pet_dir / f"{self.sub}{self._scan_entity(scan)}_pet{ext}"
 
     def deriv(self, desc: str, suffix: str, scan: str = "release", ext: str = ".tsv") -> Path:
-        acq = "" if scan == "release" else f"_acq-{scan}"
-        return self.deriv_dir / f"{self.sub}{acq}_desc-{desc}_{suffix}{ext}"
+        return self.deriv_dir / f"{self.sub}{self._scan_entity(scan)}_desc-{desc}_{suffix}{ext}"
 
     # Stage bookkeeping: a stage is complete only when its marker exists and
     # records the same scenario; markers are written last, atomically.
@@ -116,7 +125,7 @@ class RunLayout:
 def outputs_of(root: Path, subject: str) -> list[Path]:
     """What petsim writes in a run folder for ``subject`` (and nothing else a user may keep there)."""
     lay = RunLayout(Path(root), subject)
-    return [lay.scenario_path, lay.state_dir / "run.json", lay.report_dir, lay.root / lay.sub, lay.deriv_dir,
+    return [lay.scenario_path, lay.report_dir, lay.root / lay.sub, lay.deriv_dir, lay.root / "report",
             *(lay.state_dir / f"{stage}.done.json" for stage in STAGES)]
 
 

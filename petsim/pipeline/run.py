@@ -7,14 +7,16 @@ resolved scenario; a later call skips a stage whose marker matches (unless
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 import numpy as np
 
 from petsim.io import read_tsv, write_nifti, write_text_atomic, write_tsv
-from petsim.io.bids import pet_sidecar, write_sidecar
-from petsim.pipeline.analyse import compare_with_truth, estimate_rows, fit_scan, format_table, regions_to_report
+from petsim.io.bids import pet_sidecar, write_dataset_description, write_sidecar
+from petsim.pipeline.analyse import (compare_with_truth, estimate_rows, fit_scan, format_table, percent_of,
+                                     regions_to_report)
 from petsim.pipeline.layout import RunFolderError, RunLayout, outputs_of, remove_outputs, run_lock
 from petsim.pipeline.scenario import Scenario, ScenarioError, load_scenario, tomllib
 from petsim.pipeline.world import World, validate, voi_labels
@@ -103,6 +105,7 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
     lay.invalidate_from("simulate")
     lay.root.mkdir(parents=True, exist_ok=True)
     write_text_atomic(lay.scenario_path, scenario.to_toml())
+    _write_bids_dataset(lay, scenario)
     world = World(scenario)
     t0 = time.perf_counter()
     _log(f"phantom {scenario['phantom']['name']} on the reconstruction grid {world.recon_grid.shape} and the simulation grid {world.sim_grid.shape}", quiet)
@@ -144,6 +147,25 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
     return lay
 
 
+def _write_bids_dataset(lay: RunLayout, scenario: Scenario) -> None:
+    """The run folder as a BIDS dataset: raw PET in sub-XX/, petsim's derivative dataset (truth, TACs,
+    estimates, sinograms, report) in derivatives/petsim/, and the resolved scenario beside them,
+    listed in .bidsignore (a file of petsim's, not of BIDS)."""
+    from petsim import __version__
+
+    write_dataset_description(lay.root, f"petsim simulation: {scenario.name}")
+    write_dataset_description(lay.derivatives_root, f"petsim derivatives: {scenario.name}", derivative=True)
+    write_text_atomic(lay.root / ".bidsignore", f"{lay.scenario_path.name}\n")
+    write_text_atomic(lay.root / "README", (
+        f"Simulated dynamic PET made by petsim {__version__} from the scenario '{scenario.name}' "
+        f"({lay.scenario_path.name}: every setting, so the run can be repeated exactly).\n\n"
+        f"{lay.sub}/pet/{lay.sub}_pet.nii.gz is the scan with the simulated release; "
+        f"{lay.pet('control').name}, when present, is the matched scan without release (same subject, "
+        "independent noise).\nderivatives/petsim/ holds the truth (BP_ND per region and window, truth maps), "
+        "the noise-free and reconstructed TACs, BP_ND estimates, their validation against the truth, the "
+        "sinograms and the report.\n"))
+
+
 def _count_table(meta: list) -> str:
     """Counts per frame (and the whole scan) as the scanner would report them."""
     rows = []
@@ -158,11 +180,23 @@ def _count_table(meta: list) -> str:
     return format_table(rows, list(rows[0]), "{:.4g}")
 
 
+#: Descriptions of the columns of ``_dseg.tsv`` beyond BIDS's index and name (its ``_dseg.json``).
+DSEG_COLUMNS = {
+    "index": {"Description": "label value in the _dseg.nii.gz image"},
+    "name": {"Description": "region name (structure, then _l or _r for the side)"},
+    "structure": {"Description": "anatomical structure the region belongs to (both sides share it)"},
+    "hemisphere": {"Description": "side of the region: left, right or midline"},
+    "tissue": {"Description": "tissue class of the region (grey, white, csf, bone, soft, ...)"},
+    "volume_ml": {"Description": "volume of the region in the phantom", "Units": "mL"},
+}
+
+
 def _write_labels(lay: RunLayout, ph) -> None:
     write_nifti(lay.deriv_dir / f"{lay.sub}_dseg.nii.gz", ph.labels.astype(np.int16), ph.grid, dtype=np.int16)
     write_tsv(lay.deriv_dir / f"{lay.sub}_dseg.tsv",
               [{"index": r.id, "name": r.name, "structure": r.structure, "hemisphere": r.hemisphere, "tissue": r.tissue,
                 "volume_ml": r.volume_ml} for r in ph.regions])
+    write_sidecar(lay.deriv_dir / f"{lay.sub}_dseg.json", DSEG_COLUMNS)
 
 
 def _write_truth(lay: RunLayout, world: World, truth) -> None:
@@ -258,6 +292,8 @@ def _reconstruct(out_dir, force: bool, quiet: bool) -> RunLayout:
 
 
 def _sidecar(sc: dict, starts, ends, dcf, iso) -> dict:
+    from petsim.kinetics import load_tracer
+
     rec = sc["recon"]
     algo = rec["algorithm"].upper()
     rebin = rec["rebin"].upper() if sc["scanner"]["mode"] == "3d" and rec["rebin"] != "none" else ("2D" if sc["scanner"]["mode"] == "2d" else "3D")
@@ -266,15 +302,27 @@ def _sidecar(sc: dict, starts, ends, dcf, iso) -> dict:
         labels, units, values = ["subsets", "iterations"], ["none", "none"], [1 if algo == "MLEM" else rec["subsets"], rec["iterations"]]
     if algo == "MAP":
         labels.append("beta"); units.append("none"); values.append(rec["beta"])
-    mode = {"bolus": "bolus", "bolus_plus_infusion": "bolus-infusion"}[sc["protocol"]["input"]]
+    prot = sc["protocol"]
+    mode = {"bolus": "bolus", "bolus_plus_infusion": "bolus-infusion"}[prot["input"]]
+    # Carson et al. (JCBFM 1993): K_bol min worth of infusion as the bolus, the rest infused over infusion_min
+    infused = prot["dose_mbq"] * prot["infusion_min"] / (prot["k_bol_min"] + prot["infusion_min"])
+    tracer = load_tracer(sc["tracer"]["name"]) if sc["kind"] == "dynamic" else None
+    mass = tracer.injected_mass_ug(prot["dose_mbq"]) if tracer else math.nan
+    sa = tracer.specific_activity_gbq_per_umol if tracer else math.inf
     post = rec["post_filter_fwhm_mm"]
     return pet_sidecar(
-        tracer_name=sc["tracer"]["name"], radionuclide=iso.name.replace("-", ""), injected_mbq=sc["protocol"]["dose_mbq"],
+        tracer_name=sc["tracer"]["name"], radionuclide=iso.name.replace("-", ""), injected_mbq=prot["dose_mbq"],
         mode_of_administration=mode, frame_starts_min=starts, frame_ends_min=ends, decay_correction_factors=dcf,
         recon_method=f"{rebin} {algo}", recon_parameter_labels=labels, recon_parameter_units=units,
         recon_parameter_values=values, recon_filter_type="Gaussian" if post else "none", recon_filter_size_mm=post or 0.0,
         attenuation_correction="simulated mu-map (known exactly)" if sc["physics"]["attenuation"] else "none",
-        model_name=sc["scanner"]["name"], extra={"petsimScenario": sc["name"]},
+        model_name=sc["scanner"]["name"], injected_volume_ml=prot["injected_volume_ml"],
+        infusion_mbq=infused if mode == "bolus-infusion" else None, infusion_min=prot["infusion_min"],
+        molar_activity_gbq_per_umol=sa if math.isfinite(sa) else None,
+        injected_mass_ug=mass if math.isfinite(mass) else None,
+        extra={"petsimScenario": sc["name"],
+               **({"TracerMolecularWeight": tracer.molecular_weight_g_per_mol, "TracerMolecularWeightUnits": "g/mol"}
+                  if tracer and math.isfinite(tracer.molecular_weight_g_per_mol) else {})},
     )
 
 
@@ -326,9 +374,13 @@ def _fit(out_dir, force: bool, quiet: bool) -> RunLayout:
     noisefree, novb = compare("-noisefree"), compare("-noisefree-novb")
     for row in comparison:
         rm = (row["region"], row["model"])
-        row["bias_percent_noisefree_tacs"] = noisefree[rm]["bias_percent"] if rm in noisefree else None
+        attainable = noisefree.get(rm, {})
+        # what the model gives on the noise-free TACs of the same scans: the truth this estimator can attain
+        row["attainable_BP_ND"] = attainable.get("BP_ND")
+        row["bias_percent_vs_attainable"] = percent_of(row["BP_ND"], row["attainable_BP_ND"])
+        row["bias_percent_noisefree_tacs"] = attainable.get("bias_percent")
         row["bias_percent_no_blood"] = novb[rm]["bias_percent"] if rm in novb else None
-        row["percent_delta_noisefree_tacs"] = noisefree[rm].get("percent_delta") if rm in noisefree else None
+        row["percent_delta_noisefree_tacs"] = attainable.get("percent_delta")
     write_tsv(lay.deriv("validation", "bp"), comparison)
     _parametric_maps(lay, scenario, quiet)
     lay.mark_done("fit", key)

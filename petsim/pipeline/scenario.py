@@ -53,6 +53,7 @@ SCHEMA: dict = {
         "dose_mbq": (555.0, _NUM, None, "injected activity in MBq"),
         "k_bol_min": (90.0, _NUM, None, "bolus-to-infusion ratio K_bol in minutes (Carson et al. 1993)"),
         "infusion_min": (90.0, _NUM, None, "infusion duration in minutes"),
+        "injected_volume_ml": (10.0, _NUM, None, "volume of tracer solution injected (bolus and infusion together), mL; BIDS InjectedVolume and InfusionSpeed only, it does not change the simulation"),
     },
     "frames": {
         "preset": ("hsu2013", str, None, "named frame schedule; ignored when durations_min is given"),
@@ -94,6 +95,8 @@ SCHEMA: dict = {
         "reference_has_binding": (False, bool, None, "true: the reference region is meant to have specific binding (BP_ND > 0 in the tracer table); otherwise such a reference is refused"),
         "models": (["srtm", "logan_ref", "mrtm2"], list, None, "models fitted to every region's TAC"),
         "t_star_min": (20.0, _NUM, None, "t* of the graphical methods in minutes"),
+        "k2_ref_per_min": (None, _NUM, None, "reference efflux k2' (1/min) fixed in SRTM2, MRTM2 and Logan; default: SRTM2 and MRTM2 estimate it once per scan from the whole acquisition, Logan leaves it out"),
+        "weights": ("counts", str, None, "frame weights of the fits: counts (1/variance from each frame's duration, decay and activity), decay, duration, or none (unweighted)"),
         "windows": (
             [{"name": "baseline", "start_min": 0.0, "end_min": 45.0}, {"name": "task", "start_min": 45.0, "end_min": 90.0}],
             list,
@@ -178,6 +181,7 @@ RANGES: dict = {
     "seed": Range(0, 2**63 - 1),
     "protocol.dose_mbq": Range(0.0, 1e5, open_low=True, unit="MBq"),
     "protocol.k_bol_min": Range(0.0, 1e4, unit="min"),
+    "protocol.injected_volume_ml": Range(0.0, 1000.0, open_low=True, unit="mL"),
     "protocol.infusion_min": _DURATION,
     "frames.durations_min": _DURATION,
     "scanner.span": _COUNT,
@@ -196,6 +200,7 @@ RANGES: dict = {
     "recon.voxel_size_mm": Range(0.05, 100.0, unit="mm"),
     "recon.beta": Range(0.0, 1e6),
     "analysis.t_star_min": _TIME,
+    "analysis.k2_ref_per_min": Range(0.0, 10.0, open_low=True, unit="1/min"),
     "analysis.windows.start_min": _TIME,
     "analysis.windows.end_min": _TIME,
     "releases.onset_min": _TIME,
@@ -450,9 +455,12 @@ def _check_frames(durations):
 
 def _check_analysis(an: dict):
     """Model and map names known and unique, windows given, named uniquely and in order, a reference named."""
-    from petsim.modeling.fitting import MODELS
+    from petsim.modeling.fitting import MODELS, WEIGHTS
 
     _check_names("analysis.models", an["models"], MODELS, required=True)
+    if an["weights"] not in WEIGHTS:
+        raise ScenarioError(f"analysis.weights = {an['weights']!r} is not allowed{did_you_mean(an['weights'], WEIGHTS)}; "
+                            f"choose one of {', '.join(WEIGHTS)}")
     _check_names("analysis.maps", an["maps"], MAP_METHODS)
     _check_names("analysis.regions", an["regions"])
     ref = an["reference"]
@@ -570,42 +578,59 @@ def shipped_scenario_path(name: str):
     return Path(str(candidate)) if candidate.is_file() else None
 
 
+def _toml_value(v) -> str:
+    """One value in TOML (the subset scenarios use)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items() if x is not None) + " }"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
 def dumps_toml(data: dict) -> str:
     """Write a resolved scenario as TOML (the subset of TOML scenarios use)."""
-
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v, ensure_ascii=False)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items() if x is not None) + " }"
-        raise TypeError(f"cannot write {v!r} as TOML")
-
-    lines = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict) and k != "releases"]
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict) and k != "releases"]
     for section, table in data.items():
         if isinstance(table, dict):
             lines.append(f"\n[{section}]")
-            lines.extend(f"{k} = {value(v)}" for k, v in table.items() if v is not None)
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None)
     for rel in data.get("releases", []):
         lines.append("\n[[releases]]")
-        lines.extend(f"{k} = {value(v)}" for k, v in rel.items() if v is not None)
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in rel.items() if v is not None)
     return "\n".join(lines) + "\n"
 
 
 def describe_schema() -> str:
-    """A readable listing of every key, its default and meaning (for docs and --help)."""
-    out = []
-    for section, schema in list(SCHEMA.items()) + [("[releases]", RELEASE_SCHEMA), ("static", STATIC_SCHEMA)]:
-        out.append(f"[{section}]" if section else "(top level)")
+    """Every key with its default and meaning, as a TOML scenario that can be pasted and edited.
+
+    Keys whose default is chosen automatically are commented out (their comment says how), and so is
+    the ``[[releases]]`` table (a scenario has none by default)."""
+    out = ["# Every petsim scenario key with its default (`petsim scenario > my.toml`, then edit).",
+           "# A key left out takes the default shown; a commented key is chosen automatically."]
+    sections = list(SCHEMA.items()) + [("static", STATIC_SCHEMA), ("[releases]", RELEASE_SCHEMA)]
+    for section, schema in sections:
         rule = section.strip("[]")
+        if section:
+            out.append("")
+            out.append(f"# [{section}]   (any number of releases; none by default)" if section.startswith("[")
+                       else f"[{section}]")
         for key, (default, _, allowed, doc) in schema.items():
-            allowed_txt = f" (one of: {', '.join(map(str, allowed))})" if allowed else ""
+            notes = [doc]
+            if allowed:
+                notes.append(f"one of: {', '.join(map(str, allowed))}")
             rng = RANGES.get(f"{rule}.{key}" if rule else key)
-            range_txt = f" (allowed: {rng})" if rng else ""
-            out.append(f"  {key} = {default!r}: {doc}{allowed_txt}{range_txt}")
-    return "\n".join(out)
+            if rng:
+                notes.append(f"allowed: {rng}")
+            comment = "; ".join(notes)
+            if default is None or section.startswith("["):
+                shown = "" if default is None else _toml_value(default)
+                out.append(f"# {key} = {shown}  # {comment}")
+            else:
+                out.append(f"{key} = {_toml_value(default)}  # {comment}")
+    return "\n".join(out) + "\n"

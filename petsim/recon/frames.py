@@ -75,7 +75,7 @@ def reconstruct_frames(frames, setup: OSEMSetup, n_iter: int, rebin=None, layout
     if len(frames) == 0:
         raise ValueError("frames is empty; give at least one EmissionData")
     out = np.zeros(setup.grid.shape + (len(frames),), np.float32)
-    with tqdm(total=len(frames) * n_iter, desc="recon", unit="it", disable=not progress) as bar:
+    with tqdm(total=len(frames) * n_iter, desc="recon", unit="it", disable=None if progress else True) as bar:
         for i in range(len(frames)):
             f = frames[i]
             if not isinstance(f, EmissionData):

@@ -160,7 +160,7 @@ def map_rdp(data: EmissionData, setup: OSEMSetup, n_iter: int, beta: float, gamm
     ybar = [p + a[s] for s, p in enumerate(project(x))]
     phi = objective(ybar, x)
     history = [phi]
-    bar = tqdm(total=n_iter, desc="MAP-RDP", unit="it", disable=not progress, leave=False)
+    bar = tqdm(total=n_iter, desc="MAP-RDP", unit="it", disable=None if progress else True, leave=False)
     for _ in range(n_iter):
         back = np.zeros(x.shape)
         for s, op in enumerate(ops):

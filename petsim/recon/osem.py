@@ -265,7 +265,7 @@ def osem(
     one_subset = setup.n_subsets == 1
     if record_loglik and not one_subset:
         loglik.append(full_loglik(x))
-    bar = _bar if _bar is not None else tqdm(total=n_iter, desc="OSEM", unit="it", disable=not progress, leave=False)
+    bar = _bar if _bar is not None else tqdm(total=n_iter, desc="OSEM", unit="it", disable=None if progress else True, leave=False)
     for _ in range(n_iter):
         for s, op in enumerate(setup.operators):
             ybar = expected(op, s, x)

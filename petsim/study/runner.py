@@ -150,7 +150,7 @@ def _submit_and_store(client, study, out_dir, todo, fn, progress, on_stored):
                          retries=study.retries)
     task_of = {f.key: t for f, t in zip(futures, todo)}
     n_ok = n_failed = n_subj = 0
-    with tqdm(total=len(todo), desc="tasks", unit="task", disable=not progress) as bar:
+    with tqdm(total=len(todo), desc="tasks", unit="task", disable=None if progress else True) as bar:
         # with_results: results are fetched concurrently by the client's event loop,
         # not one blocking round trip per future.
         for future, out in distributed.as_completed(futures, with_results=True, raise_errors=False):
