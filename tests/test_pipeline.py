@@ -358,6 +358,12 @@ def test_the_official_bids_validator_accepts_the_run(tiny_run):
     assert sidecar["ModeOfAdministration"] == "bolus-infusion"
     assert sidecar["InfusionRadioactivity"] == pytest.approx(555.0 * 90.0 / (90.0 + 90.0))
     assert sidecar["InjectedMass"] == pytest.approx(555.0 / 1000.0 / 74.0 * 394.5)
+    blood = read_tsv(tiny_run / "sub-01" / "pet" / "sub-01_recording-manual_blood.tsv")
+    times = [r["time"] for r in blood]
+    assert times == sorted(times) and times[-1] == 90 * 60.0  # s, up to the scan end
+    fractions = [r["metabolite_parent_fraction"] for r in blood]
+    assert all(0 <= f <= 1 for f in fractions) and fractions[-1] < fractions[2]  # metabolism lowers it
+    assert (tiny_run / "sub-01" / "pet" / "sub-01_task-control_recording-manual_blood.json").is_file()
 
 
 @pytest.mark.slow

@@ -137,3 +137,27 @@ def write_dataset_description(root, name: str, derivative: bool = False) -> Path
 
 def write_sidecar(path, sidecar: dict) -> Path:
     return write_text_atomic(path, json.dumps(sidecar, indent=2) + "\n")
+
+
+def blood_sidecar(method: str) -> dict:
+    """``_blood.json`` of manual arterial samples: plasma, parent fraction and whole blood, all available.
+
+    ``method`` says how the values were obtained (for a simulation: from the true input function).
+    Concentrations are decay-corrected to TimeZero (the injection), like the images.
+    """
+    return {
+        "Description": method,
+        "PlasmaAvail": True,
+        "MetaboliteAvail": True,
+        "MetaboliteMethod": "simulated: parent fraction of the true input (no HPLC)",
+        "MetaboliteRecoveryCorrectionApplied": False,
+        "WholeBloodAvail": True,
+        "DispersionCorrected": False,
+        "time": {"Description": "sample time from TimeZero (the injection)", "Units": "s"},
+        "plasma_radioactivity": {"Description": "total plasma radioactivity (parent and metabolites), "
+                                                "decay-corrected to TimeZero", "Units": "Bq/mL"},
+        "metabolite_parent_fraction": {"Description": "fraction of plasma radioactivity that is the parent "
+                                                      "compound", "Units": "arbitrary"},
+        "whole_blood_radioactivity": {"Description": "whole-blood radioactivity, decay-corrected to TimeZero",
+                                      "Units": "Bq/mL"},
+    }

@@ -117,6 +117,8 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
     else:
         res, groups = simulate_kinetics(world), None
         _write_truth(lay, world, truth_of(world, res))
+        _write_blood(lay, world, ["release", "control"] if scenario["analysis"]["control"] and scenario["releases"]
+                     else ["release"])
     _log(f"truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
     from petsim.pipeline.sinostore import ScanWriter
 
@@ -178,6 +180,34 @@ def _count_table(meta: list) -> str:
                  "dur_min": sum(m["frame_duration_min"] for m in meta),
                  **{k: sum(float(m["info"].get(k) or 0.0) for m in meta) for k in keys}})
     return format_table(rows, list(rows[0]), "{:.4g}")
+
+
+#: Manual arterial sampling times (min): every 15 s over the first 2 min, then at widening intervals, the
+#: usual shape of a manual schedule for an 11C study (a planning choice, not one site's protocol).
+BLOOD_SAMPLES_MIN = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 20.0, 25.0,
+                     30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 105.0, 120.0)
+
+
+def _write_blood(lay: RunLayout, world: World, scans: list[str]) -> None:
+    """The arterial input as a scanner site records it: ``_recording-manual_blood.tsv`` (+ .json) beside
+    each scan, sampled noise-free from the true input at :data:`BLOOD_SAMPLES_MIN` up to the scan end."""
+    from petsim.io.bids import blood_sidecar
+    from petsim.pipeline.world import plasma_input
+
+    end = float(world.frames.ends_min[-1])
+    t = np.array([x for x in BLOOD_SAMPLES_MIN if x <= end])
+    inp = plasma_input(world.scenario)
+    total = inp.total(t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        parent_fraction = np.where(total > 0, inp.parent(t) / total, 1.0)
+    rows = [{"time": 60.0 * ti, "plasma_radioactivity": float(p), "metabolite_parent_fraction": float(f),
+             "whole_blood_radioactivity": float(b)}
+            for ti, p, f, b in zip(t, total, parent_fraction, inp.whole_blood(t))]
+    for scan in scans:
+        stem = lay.pet(scan, "").name.replace("_pet", "_recording-manual_blood")
+        write_tsv(lay.pet_dir / f"{stem}.tsv", rows)
+        write_sidecar(lay.pet_dir / f"{stem}.json",
+                      blood_sidecar("noise-free samples of the simulated arterial input (petsim truth)"))
 
 
 #: Descriptions of the columns of ``_dseg.tsv`` beyond BIDS's index and name (its ``_dseg.json``).
