@@ -376,3 +376,13 @@ def test_validation_table_states_what_each_estimator_can_attain(tiny_run):
     for r in complete:
         total = (1 + r["bias_percent_noisefree_tacs"] / 100) * (1 + r["bias_percent_vs_attainable"] / 100)
         assert 100 * (total - 1) == pytest.approx(r["bias_percent"], abs=1e-6)
+
+
+def test_scanner_aliases_keep_the_hrplus_physics_and_other_presets_say_what_they_borrow():
+    from petsim.pipeline.scenario import resolve
+    from petsim.pipeline.simulate import physics_of
+
+    for name in ("hrplus", "HR+", "ecat962"):
+        assert physics_of(resolve({"scanner": {"name": name, "mode": "2d"}}).data).sensitivity_cps_per_bq_ml == 5.85
+    with pytest.warns(UserWarning, match="no published count-rate figures"):
+        physics_of(resolve({"scanner": {"name": "ge_discovery_mi"}}).data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,11 +166,19 @@ def physics_of(sc):
     mode_figures = {}
     psf = p["psf_fwhm_mm"]
     psf = "default" if psf is None else (tuple(psf) if psf else None)
-    if sc["scanner"]["name"] == "hrplus":
+    from petsim.scanner import get_scanner
+
+    # the preset, not the spelling: "HR+" and "ecat962" are the HR+ too
+    if get_scanner(sc["scanner"]["name"]).name == get_scanner("hrplus").name:
         fig = hrplus_figures(sc["scanner"]["mode"])
         mode_figures = {k: fig[k] for k in ("sensitivity_cps_per_bq_ml", "scatter_fraction", "dead_time_50pct_rate_cps")}
         if psf == "default":
             psf = resolution_fwhm_mm(fig["fwhm_mm"], isotope=sc["tracer"]["isotope"])
+    else:
+        warnings.warn(f"scanner {sc['scanner']['name']!r}: petsim holds no published count-rate figures for it, so "
+                      "its sensitivity, scatter fraction, dead time and resolution are the HR+'s in 3D mode "
+                      "(Brix et al. 1997); set physics.scatter_fraction and physics.psf_fwhm_mm for your scanner",
+                      UserWarning, stacklevel=2)
     if p["scatter_fraction"] is not None:
         mode_figures["scatter_fraction"] = p["scatter_fraction"]
     return ScanPhysics(
