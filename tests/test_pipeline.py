@@ -386,3 +386,26 @@ def test_scanner_aliases_keep_the_hrplus_physics_and_other_presets_say_what_they
         assert physics_of(resolve({"scanner": {"name": name, "mode": "2d"}}).data).sensitivity_cps_per_bq_ml == 5.85
     with pytest.warns(UserWarning, match="no published count-rate figures"):
         physics_of(resolve({"scanner": {"name": "ge_discovery_mi"}}).data)
+
+
+def test_blood_samples_carry_the_scenarios_sampling_error(tmp_path):
+    from petsim.pipeline.layout import RunLayout
+    from petsim.pipeline.run import _write_blood
+    from petsim.pipeline.world import World
+
+    def samples(cov, out):
+        raw = load_scenario(TINY).data
+        world = World(load_scenario({**raw, "protocol": {**raw["protocol"], "blood_sample_cov": cov}}))
+        lay = RunLayout(tmp_path / out)
+        _write_blood(lay, world, ["release", "control"])
+        return [np.array([[r[k] for k in ("plasma_radioactivity", "metabolite_parent_fraction")]
+                          for r in read_tsv(lay.pet_dir / name)])
+                for name in ("sub-01_recording-manual_blood.tsv", "sub-01_task-control_recording-manual_blood.tsv")]
+
+    exact, exact_control = samples(0.0, "exact")
+    assert np.array_equal(exact, exact_control)
+    noisy, noisy_control = samples(0.05, "noisy")
+    late = exact[:, 0] > 0
+    error = noisy[late, 0] / exact[late, 0] - 1
+    assert 0.02 < np.std(error) < 0.09 and not np.array_equal(noisy, noisy_control)
+    assert np.all((0 <= noisy[:, 1]) & (noisy[:, 1] <= 1))

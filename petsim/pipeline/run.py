@@ -189,25 +189,31 @@ BLOOD_SAMPLES_MIN = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 
 
 
 def _write_blood(lay: RunLayout, world: World, scans: list[str]) -> None:
-    """The arterial input as a scanner site records it: ``_recording-manual_blood.tsv`` (+ .json) beside
-    each scan, sampled noise-free from the true input at :data:`BLOOD_SAMPLES_MIN` up to the scan end."""
+    """The arterial input as a site records it: ``_recording-manual_blood.tsv`` (+ .json) beside each scan,
+    sampled from the true input at :data:`BLOOD_SAMPLES_MIN` up to the scan end, with a relative error of
+    ``protocol.blood_sample_cov`` per measurement (Gaussian, its own seed stream; 0: noise-free)."""
     from petsim.io.bids import blood_sidecar
     from petsim.pipeline.world import plasma_input
 
+    scenario = world.scenario
     end = float(world.frames.ends_min[-1])
     t = np.array([x for x in BLOOD_SAMPLES_MIN if x <= end])
-    inp = plasma_input(world.scenario)
-    total = inp.total(t)
+    inp = plasma_input(scenario)
+    total, blood = inp.total(t), inp.whole_blood(t)
     with np.errstate(invalid="ignore", divide="ignore"):
         parent_fraction = np.where(total > 0, inp.parent(t) / total, 1.0)
-    rows = [{"time": 60.0 * ti, "plasma_radioactivity": float(p), "metabolite_parent_fraction": float(f),
-             "whole_blood_radioactivity": float(b)}
-            for ti, p, f, b in zip(t, total, parent_fraction, inp.whole_blood(t))]
-    for scan in scans:
+    cov = scenario["protocol"]["blood_sample_cov"]
+    # a seed sequence of its own from the scenario seed, independent of the scans' noise; one stream per scan
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence([scenario.seed, 2]).spawn(len(scans))]
+    for scan, rng in zip(scans, rngs):
+        noisy = [np.clip(x * (1.0 + cov * rng.standard_normal(x.size)), 0.0, None) for x in (total, blood)]
+        fraction = np.clip(parent_fraction * (1.0 + cov * rng.standard_normal(t.size)), 0.0, 1.0)
+        rows = [{"time": 60.0 * ti, "plasma_radioactivity": float(p), "metabolite_parent_fraction": float(f),
+                 "whole_blood_radioactivity": float(b)} for ti, p, f, b in zip(t, noisy[0], fraction, noisy[1])]
         stem = lay.pet(scan, "").name.replace("_pet", "_recording-manual_blood")
         write_tsv(lay.pet_dir / f"{stem}.tsv", rows)
-        write_sidecar(lay.pet_dir / f"{stem}.json",
-                      blood_sidecar("noise-free samples of the simulated arterial input (petsim truth)"))
+        how = ("noise-free samples" if cov == 0 else f"samples with a {100 * cov:g}% relative error")
+        write_sidecar(lay.pet_dir / f"{stem}.json", blood_sidecar(f"{how} of the simulated arterial input (petsim)"))
 
 
 #: Descriptions of the columns of ``_dseg.tsv`` beyond BIDS's index and name (its ``_dseg.json``).

@@ -53,6 +53,7 @@ SCHEMA: dict = {
         "dose_mbq": (555.0, _NUM, None, "injected activity in MBq"),
         "k_bol_min": (90.0, _NUM, None, "bolus-to-infusion ratio K_bol in minutes (Carson et al. 1993)"),
         "infusion_min": (90.0, _NUM, None, "infusion duration in minutes"),
+        "blood_sample_cov": (0.0, _NUM, None, "relative SD of each blood sample (plasma and whole-blood radioactivity, parent fraction) in the _blood.tsv files; 0: noise-free samples of the true input"),
         "injected_volume_ml": (10.0, _NUM, None, "volume of tracer solution injected (bolus and infusion together), mL; BIDS InjectedVolume and InfusionSpeed only, it does not change the simulation"),
     },
     "frames": {
@@ -182,6 +183,7 @@ RANGES: dict = {
     "protocol.dose_mbq": Range(0.0, 1e5, open_low=True, unit="MBq"),
     "protocol.k_bol_min": Range(0.0, 1e4, unit="min"),
     "protocol.injected_volume_ml": Range(0.0, 1000.0, open_low=True, unit="mL"),
+    "protocol.blood_sample_cov": Range(0.0, 0.5),
     "protocol.infusion_min": _DURATION,
     "frames.durations_min": _DURATION,
     "scanner.span": _COUNT,
