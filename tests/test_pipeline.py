@@ -409,3 +409,21 @@ def test_blood_samples_carry_the_scenarios_sampling_error(tmp_path):
     error = noisy[late, 0] / exact[late, 0] - 1
     assert 0.02 < np.std(error) < 0.09 and not np.array_equal(noisy, noisy_control)
     assert np.all((0 <= noisy[:, 1]) & (noisy[:, 1] <= 1))
+
+
+@pytest.mark.slow
+def test_score_reads_freesurfer_names(tiny_run, tmp_path):
+    """An aseg-based tool's table (Left-Amygdala, Right-Thalamus ...): a structure petsim splits is scored
+    against the volume-weighted truth of its parts (the BP_ND of their union at equal V_ND)."""
+    der = tiny_run / "derivatives" / "petsim" / "sub-01"
+    truth = {r["region"]: r["bp_nd_release"] for r in read_tsv(der / "sub-01_desc-truth_bp.tsv")
+             if r["window"] == "baseline"}
+    volume = {r["name"]: r["volume_ml"] for r in read_tsv(der / "sub-01_dseg.tsv")}
+    parts = ("thalamus_medial_r", "thalamus_lateral_r")
+    thalamus = sum(volume[p] * truth[p] for p in parts) / sum(volume[p] for p in parts)
+    est = tmp_path / "aseg_tool.tsv"
+    est.write_text(f"region\tBP_ND\nLeft-Amygdala\t{1.1 * truth['amygdala_l']}\nRight-Thalamus\t{1.1 * thalamus}\n")
+    assert main(["score", str(est), str(tiny_run)]) == 0
+    scored = {r["region"]: r for r in read_tsv(der.parent / "report" / "score_aseg_tool.tsv")}
+    assert scored["Right-Thalamus"]["true_BP_ND"] == pytest.approx(thalamus)
+    assert all(r["percent_error"] == pytest.approx(10.0) for r in scored.values())

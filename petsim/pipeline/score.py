@@ -4,6 +4,14 @@ The table needs a region column and a BP_ND column (names can be given, as
 PETPAL, NiftyPAD, kinfitr or a user's script would write them); optional model
 and window columns. With estimates for the baseline and the task window the
 change ΔBP_ND is scored too.
+
+Regions are petsim's names or FreeSurfer ``aseg`` names (``Left-Amygdala``,
+``Right-Thalamus`` ...; ``petsim/data/freesurfer_names.tsv``), as tools built
+on a FreeSurfer segmentation write them. A FreeSurfer structure that petsim
+splits (the thalamus: medial and lateral) is scored against the
+volume-weighted mean BP_ND of its parts, which is the BP_ND of their union
+when the parts share V_ND (as they do in petsim's tracer tables): the union's
+distribution volume ratio is the volume-weighted mean of the parts'.
 """
 
 from __future__ import annotations
@@ -29,6 +37,23 @@ def _read_table(path) -> list[dict]:
 
         return [{k: _parse(v) for k, v in r.items()} for r in rows]
     return read_tsv(path)
+
+
+def freesurfer_names() -> dict[str, list[str]]:
+    """FreeSurfer aseg structure name -> the petsim regions it covers."""
+    from importlib.resources import files
+
+    rows = read_tsv(files("petsim.data").joinpath("freesurfer_names.tsv"))
+    return {r["freesurfer_name"]: r["petsim_regions"].split(",") for r in rows}
+
+
+def _union_truth(parts: list[str], truth: dict, volumes: dict, window: str) -> float:
+    """Volume-weighted mean true BP_ND (scan with release) of ``parts`` in ``window``."""
+    if len(parts) == 1:
+        return float(truth[(parts[0], window)]["bp_nd_release"])
+    weights = np.array([volumes[p] for p in parts], dtype=float)
+    values = np.array([float(truth[(p, window)]["bp_nd_release"]) for p in parts])
+    return float(weights @ values / weights.sum())
 
 
 def score_estimates(estimates_path, run_dir, region_column="region", bp_column="BP_ND", model_column="model",
@@ -59,12 +84,19 @@ def score_estimates(estimates_path, run_dir, region_column="region", bp_column="
         raise ValueError(f"window {base_w!r} is not one of the scenario's windows {windows}")
     truth = {(t["region"], t["window"]): t for t in truth_rows}
     known = {t["region"] for t in truth_rows}
+    aliases = {name: parts for name, parts in freesurfer_names().items() if all(p in known for p in parts)}
+    volumes = {r["name"]: float(r["volume_ml"]) for r in read_tsv(lay.deriv_dir / f"{lay.sub}_dseg.tsv")}
+
+    def true_bp_of(region: str, w: str) -> float:
+        return _union_truth(aliases.get(region, [region]), truth, volumes, w)
+
     has_window = window_column in rows[0]
     est = {}
     for r in rows:
         region = r[region_column]
-        if region not in known:
-            raise ValueError(f"{estimates_path}: region {region!r} is not in the simulation; known regions: {', '.join(sorted(known))}")
+        if region not in known and region not in aliases:
+            raise ValueError(f"{estimates_path}: region {region!r} is not in the simulation; known regions: "
+                             f"{', '.join(sorted(known))}, or the FreeSurfer names {', '.join(sorted(aliases))}")
         model = r.get(model_column, "estimate") if model_column in r else "estimate"
         w = r[window_column] if has_window else base_w
         est[(region, model, w)] = None if r[bp_column] is None else float(r[bp_column])
@@ -72,14 +104,13 @@ def score_estimates(estimates_path, run_dir, region_column="region", bp_column="
     for (region, model, w), bp in sorted(est.items()):
         if w != base_w:
             continue
-        t = truth[(region, base_w)]
-        true_bp = float(t["bp_nd_release"])
+        true_bp = true_bp_of(region, base_w)
         row = {"region": region, "model": model, "window": w, "true_BP_ND": true_bp, "BP_ND": bp,
                "bias": None if bp is None else bp - true_bp,
                "percent_error": None if bp is None or not true_bp else 100.0 * (bp - true_bp) / true_bp}
         task = windows[-1]
         if has_window and (region, model, task) in est and task != base_w:
-            tt = float(truth[(region, task)]["bp_nd_release"])
+            tt = true_bp_of(region, task)
             et = est[(region, model, task)]
             row["true_percent_delta"] = 100.0 * (tt - true_bp) / true_bp if true_bp else None
             row["percent_delta"] = None if (et is None or bp is None or not bp) else 100.0 * (et - bp) / bp
