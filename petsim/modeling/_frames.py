@@ -80,6 +80,11 @@ def frame_mid(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return 0.5 * (start + end)
 
 
+#: Fewest frames each reference-tissue model fits (the parameters it estimates, plus one); the
+#: scenario checks (petsim.pipeline.world) use the same numbers before any simulation.
+MIN_FRAMES = {"srtm": 4, "srtm2": 3, "mrtm": 4, "mrtm2": 3, "logan_ref": 3}
+
+
 def fit_frames(start, end, t_star_min=0.0, window_min=None, min_frames=3, model="model") -> np.ndarray:
     """Boolean mask of the frames a fit uses: mid-time >= t* and inside the window (min)."""
     mid = frame_mid(start, end)

@@ -107,15 +107,19 @@ def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=
     if "mrtm" in models:
         run("mrtm", lambda ct: fit_mrtm(start, end, ct, cr, weights=w, t_star_min=tstar, window_min=window_min))
 
-    def run_two_step(model, fit):
-        # k2' of the whole scan; when it cannot be estimated the model gives non-converged results
-        # that say why (rather than stopping every other model's fit)
+    # k2' of the whole scan, once for SRTM2 and MRTM2; when it cannot be estimated these models give
+    # non-converged results that say why (rather than stopping every other model's fit)
+    k2, k2_error = k2_ref, ""
+    if k2 is None and ("srtm2" in models or "mrtm2" in models):
         try:
-            k2 = k2_ref if k2_ref is not None else estimate_k2_ref(
-                start, end, {r: table.regions[r] for r in regions}, cr, weights=w)[0]
+            k2 = estimate_k2_ref(start, end, {r: table.regions[r] for r in regions}, cr, weights=w)[0]
         except ValueError as err:
+            k2_error = str(err)
+
+    def run_two_step(model, fit):
+        if k2 is None:
             for r in regions:
-                out[r][model] = FitResult(model, float("nan"), {}, {}, False, str(err), None).with_region(r)
+                out[r][model] = FitResult(model, float("nan"), {}, {}, False, k2_error, None).with_region(r)
             return
         run(model, lambda ct: fit(ct, k2))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import prepare, ratio_se, wls
-from ._frames import fit_frames, integral_to_mid
+from ._frames import MIN_FRAMES, fit_frames, integral_to_mid
 from .results import FitResult
 
 
@@ -34,7 +34,7 @@ def fit_mrtm(frame_start_min, frame_end_min, ct, cr, weights=None, t_star_min=0.
         ``params``: R1, k2, k2a, k2_ref (1/min), t_star_min. ``se``: BP_ND, R1, k2, k2a.
     """
     start, end, ct, cr, w = prepare(frame_start_min, frame_end_min, ct, cr, weights)
-    use = fit_frames(start, end, t_star_min, window_min, min_frames=4, model="MRTM")
+    use = fit_frames(start, end, t_star_min, window_min, min_frames=MIN_FRAMES["mrtm"], model="MRTM")
     int_r = integral_to_mid(start, end, cr)
     int_t = integral_to_mid(start, end, ct)
     X = np.column_stack([int_r, cr, -int_t])
@@ -60,7 +60,7 @@ def fit_mrtm2(frame_start_min, frame_end_min, ct, cr, k2_ref, weights=None, t_st
     start, end, ct, cr, w = prepare(frame_start_min, frame_end_min, ct, cr, weights)
     if k2_ref is None or not (np.isfinite(k2_ref) and k2_ref > 0):
         raise ValueError(f"MRTM2 needs a positive k2_ref (1/min), got {k2_ref!r}")
-    use = fit_frames(start, end, t_star_min, window_min, min_frames=3, model="MRTM2")
+    use = fit_frames(start, end, t_star_min, window_min, min_frames=MIN_FRAMES["mrtm2"], model="MRTM2")
     int_r = integral_to_mid(start, end, cr)
     int_t = integral_to_mid(start, end, ct)
     X = np.column_stack([int_r + cr / k2_ref, -int_t])
@@ -124,7 +124,7 @@ def fit_logan_ref(frame_start_min, frame_end_min, ct, cr, t_star_min=None, k2_re
         raise ValueError("Logan reference analysis needs t_star_min (min), the start of the linear part of the plot")
     if k2_ref is not None and not (np.isfinite(k2_ref) and k2_ref > 0):
         raise ValueError(f"k2_ref must be positive (1/min) or None, got {k2_ref!r}")
-    use = fit_frames(start, end, t_star_min, window_min, min_frames=3, model="Logan reference")
+    use = fit_frames(start, end, t_star_min, window_min, min_frames=MIN_FRAMES["logan_ref"], model="Logan reference")
     if np.any(ct[use] <= 0):
         return _nan_fit("logan_ref", ct.size, "target TAC <= 0 in a fitted frame; the Logan plot is undefined")
     x, y = logan_axes(start, end, ct, cr, k2_ref)

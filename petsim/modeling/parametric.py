@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._frames import FrameSampler, check_frames, check_reference, check_weights, fit_frames, integral_to_mid
+from ._frames import MIN_FRAMES, FrameSampler, check_frames, check_reference, check_weights, fit_frames, integral_to_mid
 from .linear import logan_axes
 
 #: Voxels per block (bounds memory to a few tens of MB per block).
@@ -139,7 +139,7 @@ def mrtm2_map(image4d, ref_tac, frame_start_min, frame_end_min, mask=None, k2_re
     start, end = check_frames(frame_start_min, frame_end_min)
     cr = check_reference(ref_tac, start.size)
     w = check_weights(weights, start.size)
-    use = fit_frames(start, end, t_star_min, None, min_frames=3, model="MRTM2")
+    use = fit_frames(start, end, t_star_min, None, min_frames=MIN_FRAMES["mrtm2"], model="MRTM2")
     shape, mask, data = _voxels(image4d, mask, start.size)
     if k2_ref is None:
         bf = bfsrtm_map(image4d, cr, start, end, mask=mask, weights=w, progress=progress)
@@ -180,7 +180,7 @@ def logan_ref_map(image4d, ref_tac, frame_start_min, frame_end_min, t_star_min, 
     start, end = check_frames(frame_start_min, frame_end_min)
     cr = check_reference(ref_tac, start.size)
     w = check_weights(weights, start.size)
-    use = fit_frames(start, end, t_star_min, window_min, min_frames=3, model="Logan reference")
+    use = fit_frames(start, end, t_star_min, window_min, min_frames=MIN_FRAMES["logan_ref"], model="Logan reference")
     shape, mask, data = _voxels(image4d, mask, start.size)
     nv = data.shape[0]
     dvr = np.empty(nv)

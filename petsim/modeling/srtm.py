@@ -10,7 +10,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from ._common import prepare
-from ._frames import FrameSampler, fit_frames
+from ._frames import MIN_FRAMES, FrameSampler, fit_frames
 from .linear import R1_RANGE, fit_mrtm
 from .results import FitResult
 
@@ -74,7 +74,7 @@ def fit_srtm(frame_start_min, frame_end_min, ct, cr, weights=None, t_star_min=0.
     >>> res.bp_nd, res.se["BP_ND"], res.converged   # doctest: +SKIP
     """
     start, end, ct, cr, w = prepare(frame_start_min, frame_end_min, ct, cr, weights)
-    use = fit_frames(start, end, t_star_min, window_min, min_frames=4, model="SRTM")
+    use = fit_frames(start, end, t_star_min, window_min, min_frames=MIN_FRAMES["srtm"], model="SRTM")
     sampler = FrameSampler(start, end)
     sw = np.sqrt(w)[use]
     lo, hi = SRTM_BOUNDS
@@ -132,7 +132,7 @@ def fit_srtm2(frame_start_min, frame_end_min, ct, cr, k2_ref, weights=None, t_st
     if k2_ref is None or not (np.isfinite(k2_ref) and k2_ref > 0):
         raise ValueError(f"SRTM2 needs a positive k2_ref (1/min), got {k2_ref!r}")
     k2_ref = float(k2_ref)
-    use = fit_frames(start, end, t_star_min, window_min, min_frames=3, model="SRTM2")
+    use = fit_frames(start, end, t_star_min, window_min, min_frames=MIN_FRAMES["srtm2"], model="SRTM2")
     sampler = FrameSampler(start, end)
     sw = np.sqrt(w)[use]
     lo, hi = SRTM2_BOUNDS

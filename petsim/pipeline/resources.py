@@ -69,10 +69,10 @@ def _n_basis(scenario, region_names) -> int:
 
 def estimate(scenario) -> ResourceEstimate:
     """Expected peak memory, disk and time of ``petsim run`` on a resolved, validated scenario."""
-    from petsim.pipeline.world import (World, layout_2d_for, phantom_region_names, scanner_and_layout)
+    from petsim.pipeline.world import World, layout_2d_for, phantom_region_names
 
     world = World(scenario)
-    scanner, layout = scanner_and_layout(scenario)
+    layout = world.layout
     bins = float(np.prod(layout.shape))
     sim_voxels = float(np.prod(world.sim_grid.shape))
     recon_voxels = float(np.prod(world.recon_grid.shape))
@@ -89,7 +89,7 @@ def estimate(scenario) -> ResourceEstimate:
     reconstruct = BASE_BYTES + RECON_BYTES_PER_BIN * bins + images
     disk = scans * frames * (DISK_BYTES_PER_BIN * bins + 2.0 * recon_voxels) + 20.0 * recon_voxels
     rec = scenario["recon"]
-    rebinned = float(np.prod(layout_2d_for(scenario, scanner).shape)) if rec["rebin"] != "none" else bins
+    rebinned = float(np.prod(layout_2d_for(scenario, world.scanner).shape)) if rec["rebin"] != "none" else bins
     seconds = (k * bins / BASIS_BINS_PER_S + scans * frames * bins / FRAME_BINS_PER_S
                + scans * frames * rec["iterations"] * (recon_voxels + rebinned) / RECON_VOXEL_ITERATIONS_PER_S)
     if reconstruct > simulate:

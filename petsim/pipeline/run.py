@@ -117,8 +117,6 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
     else:
         res, groups = simulate_kinetics(world), None
         _write_truth(lay, world, truth_of(world, res))
-        _write_blood(lay, world, ["release", "control"] if scenario["analysis"]["control"] and scenario["releases"]
-                     else ["release"])
     _log(f"truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
     from petsim.pipeline.sinostore import ScanWriter
 
@@ -133,6 +131,8 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
         writers[scan].add(frame)
 
     scans = simulate_scans(world, res, seed=scenario.seed, sink=sink, progress=not quiet, groups=groups)
+    if scenario["kind"] == "dynamic":
+        _write_blood(lay, world, scans)
     for scan in scans:
         meta = writers[scan].close()
         if not quiet:

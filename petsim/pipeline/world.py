@@ -379,18 +379,19 @@ def _check_analysis_names(scenario: Scenario, names: list[str], tracer, released
 
 
 #: Frames that each t*-model needs after t* inside a window (what petsim.modeling.linear asks of fit_frames).
-_T_STAR_FRAMES = {"mrtm": 4, "mrtm2": 3, "logan_ref": 3}
+_T_STAR_MODELS = ("mrtm", "mrtm2", "logan_ref")  # the models that fit only the frames after t*
 
 
 def _check_model_frames(scenario: Scenario, fs) -> None:
     """Enough frames after t* in every window for the graphical models, and for lp-ntPET over the scan."""
-    from petsim.modeling._frames import fit_frames
+    from petsim.modeling._frames import MIN_FRAMES, fit_frames
     from petsim.modeling.lpntpet import N_PARAMS_LPNTPET
 
     an = scenario["analysis"]
-    uses = [(m, n, (w["start_min"], w["end_min"]), f" in analysis.windows[{i}] ({w['name']})")
-            for m, n in _T_STAR_FRAMES.items() if m in an["models"] for i, w in enumerate(an["windows"])]
-    uses += [(m, 3, None, " over the scan (analysis.maps)") for m in ("mrtm2", "logan_ref") if m in an["maps"]]
+    uses = [(m, MIN_FRAMES[m], (w["start_min"], w["end_min"]), f" in analysis.windows[{i}] ({w['name']})")
+            for m in _T_STAR_MODELS if m in an["models"] for i, w in enumerate(an["windows"])]
+    uses += [(m, MIN_FRAMES[m], None, " over the scan (analysis.maps)") for m in ("mrtm2", "logan_ref")
+             if m in an["maps"]]
     for model, n, window, where in uses:
         try:
             fit_frames(fs.starts_min, fs.ends_min, an["t_star_min"], window, min_frames=n, model=model)
