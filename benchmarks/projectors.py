@@ -1,4 +1,4 @@
-"""Speed of the Joseph projector on the HR+ sinograms (prints a table; not a test).
+"""Speed of petsim's layout projector ("joseph") on the HR+ sinograms (prints a table; not a test).
 
 Run:  python benchmarks/projectors.py [--repeats 3] [--siddon]
 
@@ -7,8 +7,8 @@ by 2: 239 x 144 x 288 bins) and the 2D sinogram of the 63 direct + cross planes
 (63 x 144 x 288) on a 128 x 128 x 63 image of 2.25 x 2.25 x 2.425 mm voxels:
 seconds for one forward and one back projection with 1 and 2 threads after the
 JIT warm-up (best of ``--repeats``; wall clock and the process CPU time, since
-the machine may be shared), LORs per second, voxel steps (planes visited) per
-second and peak memory.
+the machine may be shared), LORs per second and peak memory; ``--siddon``
+also times the ray-by-ray Siddon reference.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numba
 import numpy as np
 
 from petsim import Grid
-from petsim.projectors import LayoutProjector, _kernels
+from petsim.projectors import get_projector
 from petsim.scanner import get_scanner
 
 
@@ -37,28 +37,21 @@ def best_time(fn, repeats):
     return min(walls), min(cpus)
 
 
-def voxel_steps(P) -> int:
-    return int(_kernels.joseph_plane_count_layout(P._n_lor, *P._params, *P._geom[:3]))
-
-
 def bench(name, grid, layout, repeats, projector="joseph"):
-    P = LayoutProjector(grid, layout, projector=projector)
     image = np.random.default_rng(0).uniform(0, 1, grid.shape).astype(np.float32)
-    sino = P.forward(image)          # JIT warm-up (or load from the on-disk cache)
-    P.adjoint(sino)
-    steps = voxel_steps(P)
-    print(f"\n{name}: {projector}, sinogram {layout.shape} = {P._n_lor:,} LORs, image {grid.shape} "
-          f"of {grid.voxel_size_mm} mm; {steps:,} voxel steps ({steps / P._n_lor:.1f} per LOR)")
-    print(f"{'threads':>7} {'op':>8} {'wall s':>8} {'cpu s':>8} {'M LOR/s':>8} {'M LOR/cpu-s':>11} "
-          f"{'G steps/s':>9}")
+    n_lor = int(np.prod(layout.shape))
+    print(f"\n{name}: {projector}, sinogram {layout.shape} = {n_lor:,} LORs, image {grid.shape} "
+          f"of {grid.voxel_size_mm} mm")
+    print(f"{'threads':>7} {'op':>8} {'wall s':>8} {'cpu s':>8} {'M LOR/s':>8} {'M LOR/cpu-s':>11}")
     rows = {}
     for threads in (1, 2):
-        numba.set_num_threads(threads)
+        P = get_projector(projector)(grid, layout, num_threads=threads)
+        sino = P.forward(image)          # JIT warm-up (or load from the on-disk cache)
+        P.adjoint(sino)
         for op, fn in (("forward", lambda: P.forward(image)), ("back", lambda: P.adjoint(sino))):
             wall, cpu = best_time(fn, repeats)
             rows[threads, op] = wall, cpu
-            print(f"{threads:>7} {op:>8} {wall:8.3f} {cpu:8.3f} {P._n_lor / wall / 1e6:8.2f} "
-                  f"{P._n_lor / cpu / 1e6:11.2f} {steps / wall / 1e9:9.2f}")
+            print(f"{threads:>7} {op:>8} {wall:8.3f} {cpu:8.3f} {n_lor / wall / 1e6:8.2f} {n_lor / cpu / 1e6:11.2f}")
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     tracemalloc.start()
     P.adjoint(P.forward(image))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from petsim.isotopes import Isotope, get_isotope
+from petsim.core.isotopes import Isotope, get_isotope
 
 __all__ = ["FrameSchedule", "get_schedule", "SCHEDULES", "piecewise_linear_integral"]
 

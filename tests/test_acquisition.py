@@ -82,6 +82,20 @@ def test_trues_rate_of_uniform_object_matches_analytic(model, layout, images):
     assert rate.sum(dtype=np.float64) == pytest.approx(expect, rel=0.02)
 
 
+def test_trues_rate_is_the_system_model(model, images):
+    """The acquisition's trues are the one system model: s * (normalisation x compression x attenuation) * P PSF f."""
+    from petsim.operators import SystemModel
+
+    A = model.system
+    assert isinstance(A, SystemModel) and A.projection is model.projector and A.psf is model.psf
+    assert A.scale == model.sensitivity_cps_per_bq_ml_mm and A.multiplicative is model.efficiency
+    np.testing.assert_array_equal(model.efficiency, model.detector_pattern * model.attenuation)
+    img = model.crop(images[1])
+    want = model.projector.forward(model.psf.forward(img)) * model.efficiency
+    want *= np.float32(model.sensitivity_cps_per_bq_ml_mm)
+    np.testing.assert_array_equal(model.trues_rate(images[1]), want)
+
+
 def test_region_basis_equals_direct_projection_and_contract(model, basis, images):
     frames = simulate_frames(model, basis, INTEGRALS, FRAMES, noise=False, progress=False)
     for f, fr in enumerate(frames):

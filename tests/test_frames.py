@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from petsim.frames import FrameSchedule, get_schedule, piecewise_linear_integral
-from petsim.isotopes import get_isotope
+from petsim.core.isotopes import get_isotope
 
 
 def test_hsu2013_schedule():

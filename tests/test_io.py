@@ -75,7 +75,7 @@ def test_pet_sidecar_fields_in_seconds(tmp_path):
 
 
 def test_interfile_counts_are_stored_as_uint16(tmp_path):
-    counts = np.random.default_rng(3).poisson(50.0, size=(3, 4, 5)).astype(np.float32)
+    counts = np.random.default_rng(3).poisson(300.0, size=(3, 4, 5)).astype(np.float32)  # above 255: 2 bytes
     hdr = write_interfile_sinogram(tmp_path / "c.hs", counts, np.zeros(3, int), {0: (-1, 1)}, n_rings=2,
                                    n_detectors_per_ring=8, ring_radius_mm=100.0, ring_spacing_mm=4.0, radial_bin_mm=2.0)
     assert "unsigned integer" in hdr.read_text()

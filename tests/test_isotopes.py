@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from petsim.isotopes import Isotope, get_isotope
+from petsim.core.isotopes import Isotope, get_isotope
 
 
 def test_half_lives_and_branching():

@@ -5,8 +5,9 @@ import pytest
 from scipy import ndimage
 
 from petsim import Grid
-from petsim.operators import Diagonal, GaussianPSF, adjoint_mismatch, attenuation_factors, system_model
-from petsim.projectors import JosephProjector, LayoutProjector
+from petsim.core.linear_operator import Diagonal, adjoint_mismatch
+from petsim.operators import GaussianPSF, SystemModel, attenuation_factors, system_model
+from petsim.projectors import JosephProjector, LayoutJoseph
 from petsim.scanner import Scanner, get_scanner
 
 
@@ -89,13 +90,29 @@ def test_system_model_composition():
     manual = mult.astype(np.float32) * P.forward(blurred)
     np.testing.assert_allclose(A.forward(x), manual, rtol=1e-3, atol=1e-4 * manual.max())
     plain = system_model(grid, layout)
-    assert isinstance(plain, LayoutProjector) and plain.out_shape == layout.shape
+    assert isinstance(plain, SystemModel) and isinstance(plain.projection, LayoutJoseph)
+    assert plain.out_shape == layout.shape and plain.geometric is plain.projection
     with pytest.raises(ValueError, match="multiplicative"):
         system_model(grid, layout, views=views, multiplicative=np.ones(layout.shape))
     with pytest.raises(ValueError, match="projector"):
         system_model(grid, layout, projector="fast")
-    composed = Diagonal(mult) @ LayoutProjector(grid, layout, views) @ GaussianPSF(grid, (4.0, 4.0, 3.0))
+    composed = Diagonal(mult) @ LayoutJoseph(grid, layout, views) @ GaussianPSF(grid, (4.0, 4.0, 3.0))
     np.testing.assert_array_equal(composed.forward(x), A.forward(x))
+    # factors multiply in the order normalisation * attenuation * multiplicative, the scale last
+    norm = rng.uniform(0.8, 1.2, mult.shape).astype(np.float32)
+    attn = rng.uniform(0.1, 1.0, mult.shape).astype(np.float32)
+    B = system_model(grid, layout, views=layout.subset(1, 4), psf_fwhm_mm=(4.0, 4.0, 3.0), normalisation=norm,
+                     attenuation=attn, scale=2.5)
+    want = A.geometric.forward(x) * (norm * attn)
+    want *= np.float32(2.5)
+    np.testing.assert_array_equal(B.forward(x), want)
+    assert adjoint_mismatch(B) < 1e-5
+    # a model of the whole layout cut to a subset: the same operator as one built on the subset
+    full = system_model(grid, layout, psf_fwhm_mm=(4.0, 4.0, 3.0), normalisation=rng.uniform(0.5, 1, layout.shape))
+    sub = layout.subset(1, 4)
+    C = full.subset(sub)
+    D = system_model(grid, layout, views=sub, psf_fwhm_mm=(4.0, 4.0, 3.0), normalisation=sub.take(full.multiplicative))
+    np.testing.assert_array_equal(C.forward(x), D.forward(x))
 
 
 def test_hrplus_system_model_subset_shapes():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from petsim.operators import ComposedOperator, Diagonal, Identity, adjoint_mismatch
+from petsim.core.linear_operator import ComposedOperator, Diagonal, Identity, adjoint_mismatch
 
 
 class MatrixOp(Diagonal.__mro__[1]):

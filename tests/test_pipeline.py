@@ -38,7 +38,7 @@ def test_outputs_follow_bids_and_agree_with_the_scenario(tiny_run):
     assert np.allclose(img.affine[:3, 3], [-0.5 * 47 * 4.5, -0.5 * 47 * 4.5, -0.5 * 62 * 2.425])
     assert img.header.get_xyzt_units() == ("mm", "sec")
     side = json.loads((sub / "pet" / "sub-01_pet.json").read_text())
-    durations = sc["frames"]["durations_min"]
+    durations = sc.frames.durations_min
     assert side["FrameDuration"] == pytest.approx([60.0 * d for d in durations])
     assert side["FrameTimesStart"] == pytest.approx(list(60.0 * np.concatenate([[0.0], np.cumsum(durations)[:-1]])))
     assert side["Units"] == "Bq/mL" and side["ImageDecayCorrected"] is True
@@ -67,7 +67,7 @@ def test_outputs_follow_bids_and_agree_with_the_scenario(tiny_run):
     hs = sorted((deriv / "sinograms").glob("release_frame-00_prompts.hs"))
     assert hs and "!INTERFILE" in hs[0].read_text()
     resolved = load_scenario(tiny_run / "scenario_resolved.toml")
-    assert resolved.data == sc.data  # every default filled in, and the run can be repeated from it
+    assert resolved == sc and resolved.to_toml() == sc.to_toml()  # every default filled in, and the run can be repeated from it
 
 
 @pytest.mark.slow
@@ -170,7 +170,7 @@ def test_interrupted_stage_is_not_taken_for_complete(tiny_run, tmp_path, monkeyp
 def test_noise_free_end_to_end_recovers_bp_in_large_regions(tmp_path):
     """No noise, no blood volume, no resolution mismatch (no PSF in the data), core VOIs on 2.25 mm pixels:
     the remaining bias is partial volume at the VOI edges, within 5% in the thalamus and putamen."""
-    raw = load_scenario(TINY).data
+    raw = load_scenario(TINY).to_dict()
     raw = {**raw, "name": "noisefree", "releases": []}
     raw["tracer"] = {**raw["tracer"], "blood_volume": False}
     raw["physics"] = {**raw["physics"], "noise": False, "psf_fwhm_mm": []}
@@ -197,7 +197,7 @@ def _write(tmp_path, raw) -> Path:
 @pytest.mark.slow
 def test_static_teaching_scenario_shows_recovery_growing_with_sphere_size(tmp_path):
     teaching = Path(__file__).parents[1] / "examples" / "teaching_2d.toml"
-    raw = load_scenario(teaching).data
+    raw = load_scenario(teaching).to_dict()
     raw["recon"] = {**raw["recon"], "shape": [80, 80, 63], "voxel_size_mm": [4.0, 4.0, 2.425]}
     out = tmp_path / "teach"
     assert main(["run", str(_write(tmp_path, raw)), "-o", str(out), "-q"]) == 0
@@ -228,7 +228,7 @@ def test_demo_scenario_is_shipped_and_valid():
 def test_in_memory_replicates_differ_by_their_noise_alone():
     from petsim.pipeline import run_in_memory
 
-    raw = load_scenario(TINY).data
+    raw = load_scenario(TINY).to_dict()
     over = {"analysis": {"models": ["logan_ref"], "regions": ["thalamus_medial", "putamen"], "control": False}}
     a, b, c = (run_in_memory(raw, seed=s, overrides=over) for s in (5, 5, 6))
     assert a == b  # same seed, bit-identical
@@ -242,7 +242,7 @@ def test_in_memory_replicates_differ_by_their_noise_alone():
 
 def _tiny_variant(tmp_path, **analysis) -> Path:
     """The tiny scenario with other analysis settings (another scenario for the same folder)."""
-    raw = load_scenario(TINY).data
+    raw = load_scenario(TINY).to_dict()
     raw = {**raw, "name": "tiny-b", "analysis": {**raw["analysis"], **analysis}}
     return _write(tmp_path, raw)
 
@@ -315,7 +315,7 @@ def test_an_edited_scenario_of_the_same_name_is_named_by_its_changed_keys(tmp_pa
     run = tmp_path / "run"
     run.mkdir()
     (run / "scenario_resolved.toml").write_text(load_scenario(TINY).to_toml())
-    raw = load_scenario(TINY).data
+    raw = load_scenario(TINY).to_dict()
     edited = _write(tmp_path, {**raw, "recon": {**raw["recon"], "iterations": 5}})
     assert main(["simulate", str(edited), "-o", str(run)]) == 2
     assert "another version of scenario 'tiny' (it differs in recon.iterations)" in capsys.readouterr().err
@@ -378,14 +378,25 @@ def test_validation_table_states_what_each_estimator_can_attain(tiny_run):
         assert 100 * (total - 1) == pytest.approx(r["bias_percent"], abs=1e-6)
 
 
-def test_scanner_aliases_keep_the_hrplus_physics_and_other_presets_say_what_they_borrow():
-    from petsim.pipeline.scenario import resolve
+def test_scanner_presets_carry_their_own_physics_or_refuse_the_mode():
+    from petsim.pipeline.scenario import ScenarioError, resolve
     from petsim.pipeline.simulate import physics_of
+    from petsim.pipeline.world import validate
 
-    for name in ("hrplus", "HR+", "ecat962"):
-        assert physics_of(resolve({"scanner": {"name": name, "mode": "2d"}}).data).sensitivity_cps_per_bq_ml == 5.85
-    with pytest.warns(UserWarning, match="no published count-rate figures"):
-        physics_of(resolve({"scanner": {"name": "ge_discovery_mi"}}).data)
+    for name in ("hrplus", "HR+", "ecat962"):  # aliases keep the HR+'s figures (Brix et al. 1997)
+        assert physics_of(resolve({"scanner": {"name": name, "mode": "2d"}})).sensitivity_cps_per_bq_ml == 5.85
+        assert physics_of(resolve({"scanner": {"name": name}})).dead_time_50pct_rate_cps == 500e3
+    # a scenario value replaces the preset's
+    assert physics_of(resolve({"physics": {"sensitivity_cps_per_bq_ml": 10.0}})).sensitivity_cps_per_bq_ml == 10.0
+    # a preset without published figures is refused before any work, naming what to set
+    dmi = {"scanner": {"name": "ge_discovery_mi", "view_mashing": 2, "n_radial": 317}}
+    with pytest.raises(ScenarioError, match="no published count-rate figures.*physics.sensitivity_cps_per_bq_ml.*"
+                                            "physics.dead_time_50pct_rate_cps.*physics.psf_fwhm_mm"):
+        validate(resolve(dmi))
+    figures = {"sensitivity_cps_per_bq_ml": 20.0, "scatter_fraction": 0.4, "dead_time_50pct_rate_cps": 1e6,
+               "psf_fwhm_mm": [4.0, 4.0, 4.0]}
+    phys = physics_of(resolve({**dmi, "physics": figures}))
+    assert (phys.sensitivity_cps_per_bq_ml, phys.scatter_fraction, phys.psf_fwhm_mm) == (20.0, 0.4, (4.0, 4.0, 4.0))
 
 
 def test_blood_samples_carry_the_scenarios_sampling_error(tmp_path):
@@ -394,7 +405,7 @@ def test_blood_samples_carry_the_scenarios_sampling_error(tmp_path):
     from petsim.pipeline.world import World
 
     def samples(cov, out):
-        raw = load_scenario(TINY).data
+        raw = load_scenario(TINY).to_dict()
         world = World(load_scenario({**raw, "protocol": {**raw["protocol"], "blood_sample_cov": cov}}))
         lay = RunLayout(tmp_path / out)
         _write_blood(lay, world, ["release", "control"])

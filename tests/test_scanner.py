@@ -123,6 +123,35 @@ def test_subsets_partition_views():
         layout.lor_endpoints([144])
 
 
+def test_layout_hands_out_subsets_and_owns_its_geometry():
+    from petsim.scanner import interleaved_subsets
+    from petsim.scanner.sinogram_geometry import derive_sinogram_geometry, sinogram_geometry
+
+    layout = get_scanner("hrplus").layout_2d(view_mashing=2)
+    subs = layout.subsets(16)
+    assert [s.index for s in subs] == list(range(16)) and all(s.shape == (63, 9, 288) for s in subs)
+    for s in subs:
+        np.testing.assert_array_equal(s.views, layout.subset_views(16, s.index))
+    sino = np.random.default_rng(0).uniform(size=layout.shape).astype(np.float32)
+    part = subs[3].take(sino)
+    assert part.flags.c_contiguous and part.shape == subs[3].shape
+    np.testing.assert_array_equal(part, sino[:, subs[3].views, :])
+    # a subset stands in for its views wherever views are taken
+    np.testing.assert_array_equal(layout.lor_endpoints(subs[3])[0], layout.lor_endpoints(subs[3].views)[0])
+    generic = interleaved_subsets(layout.shape, 16)
+    assert all(np.array_equal(g.views, s.views) and g.shape == s.shape for g, s in zip(generic, subs))
+    with pytest.raises(ValueError, match="subset"):
+        layout.subset(16, 16)
+    # the geometry is the layout's own, computed once, the same as derived from its end points
+    g = layout.geometry
+    assert layout.geometry is g and sinogram_geometry(layout) is g
+    d = derive_sinogram_geometry(layout)
+    for name in ("phi_rad", "radial_mm", "z_mm", "delta", "obliqueness"):
+        np.testing.assert_array_equal(getattr(g, name), getattr(d, name))
+    np.testing.assert_allclose(g.phi_rad, layout.view_angles_rad, atol=1e-7)
+    np.testing.assert_allclose(g.z_mm, layout.sinogram_z_mm, atol=1e-4)
+
+
 def test_crystal_pairs_are_nearest_crystals():
     sc = get_scanner("hrplus")
     layout = sc.layout_3d(span=9, max_ring_diff=22, view_mashing=2)

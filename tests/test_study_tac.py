@@ -46,7 +46,7 @@ def _records(out_dir):
 
 def test_noise_model_matches_its_formula():
     from petsim.frames import get_schedule
-    from petsim.isotopes import get_isotope
+    from petsim.core.isotopes import get_isotope
 
     frames = get_schedule("hsu2013")
     lam = get_isotope("C-11").decay_constant_per_min
@@ -197,7 +197,7 @@ def test_image_mode_small_study_two_workers_equal_one(tmp_path):
     pytest.importorskip("petsim.pipeline.memory")
     from pathlib import Path
 
-    from petsim.study._deps import load_toml
+    from petsim.core.toml import load_toml
 
     tiny = Path(__file__).parent / "data" / "tiny.toml"
     if not tiny.is_file():

@@ -26,17 +26,29 @@ HRPLUS_2D_DEAD_TIME_50PCT_RATE_CPS = 286e3
 HRPLUS_2D_FWHM_MM = (4.5, 4.5, 4.9)
 
 
-def hrplus_figures(mode: str) -> dict:
-    """The HR+'s published figures for ``mode`` ("3d" or "2d") as :class:`ScanPhysics` keywords (Brix et al. 1997)."""
-    if mode == "3d":
-        return {"sensitivity_cps_per_bq_ml": HRPLUS_3D_TRUES_SENSITIVITY_CPS_PER_BQ_ML,
-                "scatter_fraction": HRPLUS_3D_SCATTER_FRACTION,
-                "dead_time_50pct_rate_cps": HRPLUS_3D_DEAD_TIME_50PCT_RATE_CPS, "fwhm_mm": HRPLUS_3D_FWHM_MM}
-    if mode == "2d":
-        return {"sensitivity_cps_per_bq_ml": HRPLUS_2D_TRUES_SENSITIVITY_CPS_PER_BQ_ML,
-                "scatter_fraction": HRPLUS_2D_SCATTER_FRACTION,
-                "dead_time_50pct_rate_cps": HRPLUS_2D_DEAD_TIME_50PCT_RATE_CPS, "fwhm_mm": HRPLUS_2D_FWHM_MM}
-    raise ValueError(f"mode must be '3d' or '2d', got {mode!r}")
+#: The figures each scanner preset's physics takes, by preset name (:func:`petsim.scanner.preset_key`)
+#: and acquisition mode: trues sensitivity (cps per Bq/mL, 20 cm cylinder), scatter fraction, the
+#: trues + scatter rate of 50 % dead-time loss (cps) and the resolution at the centre (FWHM x, y, z mm,
+#: F-18), with their source. A preset or mode missing here has no published figures in petsim.
+PUBLISHED_FIGURES = {
+    "hrplus": {
+        "3d": {"sensitivity_cps_per_bq_ml": HRPLUS_3D_TRUES_SENSITIVITY_CPS_PER_BQ_ML,
+               "scatter_fraction": HRPLUS_3D_SCATTER_FRACTION,
+               "dead_time_50pct_rate_cps": HRPLUS_3D_DEAD_TIME_50PCT_RATE_CPS, "fwhm_mm": HRPLUS_3D_FWHM_MM,
+               "source": "Brix et al., J Nucl Med 1997;38:1614-1623"},
+        "2d": {"sensitivity_cps_per_bq_ml": HRPLUS_2D_TRUES_SENSITIVITY_CPS_PER_BQ_ML,
+               "scatter_fraction": HRPLUS_2D_SCATTER_FRACTION,
+               "dead_time_50pct_rate_cps": HRPLUS_2D_DEAD_TIME_50PCT_RATE_CPS, "fwhm_mm": HRPLUS_2D_FWHM_MM,
+               "source": "Brix et al., J Nucl Med 1997;38:1614-1623"},
+    },
+}
+
+def published_figures(preset: str, mode: str) -> dict | None:
+    """The published figures of scanner ``preset`` in ``mode`` ("3d" or "2d"), or None if petsim holds none."""
+    if mode not in ("3d", "2d"):
+        raise ValueError(f"mode must be '3d' or '2d', got {mode!r}")
+    return PUBLISHED_FIGURES.get(preset, {}).get(mode)
+
 
 
 #: FWHM (mm) of the 1D projected positron-range blur in water.

@@ -11,7 +11,7 @@ from petsim.acquisition.physics import ScanPhysics
 from petsim.acquisition.randoms import CrystalPairs
 from petsim.acquisition.scatter import SinogramLowPass
 from petsim.grid import Grid
-from petsim.isotopes import get_isotope
+from petsim.core.isotopes import get_isotope
 
 
 def default_simulation_grid(recon_grid: Grid, factor: int = 2) -> Grid:
@@ -80,7 +80,10 @@ class AcquisitionModel:
     physics : ScanPhysics, optional
     isotope : str or Isotope
         For the frames' decay-correction factors.
-    projector : {"joseph", "siddon"}
+    projector : str
+        A layout projector of :func:`petsim.projectors.get_projector`: ``"joseph"``
+        (petsim's projector, the one the reconstruction uses too) or ``"siddon"``
+        (the reference).
     crop : bool
         Project on the bounding box of the attenuation map's support (plus a
         PSF margin) instead of the whole simulation grid: the same voxels, so
@@ -97,8 +100,8 @@ class AcquisitionModel:
 
     def __init__(self, scanner, layout, sim_grid: Grid, mu_per_cm=None, physics: ScanPhysics | None = None,
                  isotope="C-11", projector: str = "joseph", crop: bool = True, progress: bool = True):
-        from petsim.operators.psf import GaussianPSF
-        from petsim.projectors import LayoutProjector
+        from petsim.operators import system_model
+        from petsim.projectors import get_projector
 
         physics = ScanPhysics() if physics is None else physics
         if not isinstance(physics, ScanPhysics):
@@ -107,8 +110,7 @@ class AcquisitionModel:
             raise TypeError(f"sim_grid must be a petsim.grid.Grid, got {type(sim_grid).__name__}")
         if getattr(layout, "scanner", scanner) is not scanner and getattr(layout, "scanner", None) != scanner:
             raise ValueError("layout was made by a different scanner than the one given")
-        if projector not in ("joseph", "siddon"):
-            raise ValueError(f"projector must be 'joseph' or 'siddon', got {projector!r}")
+        get_projector(projector)  # a known name, or ValueError
         self.scanner, self.layout, self.physics = scanner, layout, physics
         self.full_grid = sim_grid
         self.isotope = get_isotope(isotope)
@@ -127,18 +129,9 @@ class AcquisitionModel:
         lo = [b.start for b in self._box]
         self.grid = Grid(tuple(b.stop - b.start for b in self._box), sim_grid.voxel_size_mm,
                          tuple(o + i * d for o, i, d in zip(sim_grid.origin_mm, lo, sim_grid.voxel_size_mm)))
-        # LORs are made on the fly by the layout projector (no end-point arrays held)
-        self.projector = LayoutProjector(self.grid, layout, projector=projector)
-
-        if mu is not None:
-            mu = np.ascontiguousarray(mu[self._box])
-            # exp(-line integral of mu), mu converted to 1/mm: the same projector as the emission
-            self.attenuation = np.exp(-0.1 * self.projector.forward(mu)).astype(np.float32)
-        else:
-            if physics.attenuation and mu_per_cm is None:
-                raise ValueError("physics.attenuation is True but mu_per_cm is None; pass a mu map (1/cm) "
-                                 "or ScanPhysics(attenuation=False)")
-            self.attenuation = np.ones(self.shape, dtype=np.float32)
+        if mu is None and physics.attenuation and mu_per_cm is None:
+            raise ValueError("physics.attenuation is True but mu_per_cm is None; pass a mu map (1/cm) "
+                             "or ScanPhysics(attenuation=False)")
 
         # normalisation: crystal efficiencies of each bin's two crystals
         ra, ca, rb, cb = layout.crystal_pairs()
@@ -154,11 +147,19 @@ class AcquisitionModel:
         self.pairs = CrystalPairs(a, b, self.compression, scanner.n_rings * ncr)
         #: detector pattern (normalisation x compression weight), what scatter keeps
         self.detector_pattern = self.normalisation * self.compression
-        #: multiplicative factor without the dead-time live fraction
-        self.efficiency = self.detector_pattern * self.attenuation
 
-        self.psf = GaussianPSF(self.grid, physics.psf_fwhm_mm) if physics.psf_fwhm_mm is not None else None
+        # The system model (PSF, projector with LORs made on the fly, attenuation from the mu-map
+        # projected by the same projector, detector pattern); its scale is set by the calibration.
+        self.system = system_model(self.grid, layout, projector=projector, psf_fwhm_mm=physics.psf_fwhm_mm,
+                                   normalisation=self.detector_pattern,
+                                   mu_per_cm=None if mu is None else np.ascontiguousarray(mu[self._box]))
+        self.projector, self.psf = self.system.projection, self.system.psf
+        self.attenuation = (self.system.attenuation if self.system.attenuation is not None
+                            else np.ones(self.shape, dtype=np.float32))
+        #: multiplicative factor without the dead-time live fraction
+        self.efficiency = self.system.multiplicative
         self.sensitivity_cps_per_bq_ml_mm = self._calibrate(projector)
+        self.system.scale = self.sensitivity_cps_per_bq_ml_mm
         self.lowpass = SinogramLowPass(layout, physics.scatter_fwhm_mm[0], physics.scatter_fwhm_mm[1],
                                        physics.scatter_view_fwhm_deg)
 
@@ -199,9 +200,9 @@ class AcquisitionModel:
                              f"(2 x {radial_max:.1f} mm); set ScanPhysics.calibration_cylinder_mm")
         grid = calibration_cylinder_grid(self.layout, diam, length)
         cyl = cylinder_fraction(grid, diam, length)
-        from petsim.projectors import LayoutProjector
+        from petsim.operators import system_model
 
-        path_mm = LayoutProjector(grid, self.layout, projector=projector).forward(cyl)
+        path_mm = system_model(grid, self.layout, projector=projector).forward(cyl)
         attn = np.exp(-0.1 * C.WATER_MU_PER_CM * path_mm.astype(np.float64))
         total = float(np.sum(self.detector_pattern * attn * path_mm, dtype=np.float64))
         if total <= 0:
@@ -211,13 +212,7 @@ class AcquisitionModel:
     # ------------------------------------------------------------------ projection
     def trues_rate(self, image) -> np.ndarray:
         """Expected unscattered trues rate (cps, float32 sinogram) of one activity image in Bq/mL."""
-        img = self.crop(image)
-        if self.psf is not None:
-            img = self.psf.forward(img)
-        proj = self.projector.forward(img)
-        proj *= self.efficiency
-        proj *= np.float32(self.sensitivity_cps_per_bq_ml_mm)
-        return proj
+        return self.system.forward(self.crop(image))
 
     def project_basis(self, basis_images, progress: bool | None = None) -> np.ndarray:
         """Project each basis image once with the whole physics.

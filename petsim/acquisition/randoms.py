@@ -18,6 +18,8 @@ singles" variance reduction), and ``w_ij s_i s_j`` is the smoothed estimate.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -114,8 +116,36 @@ def singles_scale_for_random_fraction(pairs: CrystalPairs, trues_fan_cps, trues_
     return random_fraction / (1.0 - random_fraction) * (trues_cps + scatter_cps) / raw
 
 
-def delayed_randoms_estimate(pairs: CrystalPairs, delayed_counts) -> np.ndarray:
-    """Smoothed randoms estimate from delayed-window counts (float32, sinogram shaped).
+def crystal_pairs_of(scanner, layout) -> CrystalPairs:
+    """The :class:`CrystalPairs` of a scanner's sinogram layout (crystals and compression weight of every bin)."""
+    from petsim.acquisition.normalisation import flat_crystal_index
+
+    ra, ca, rb, cb = layout.crystal_pairs()
+    ncr = scanner.n_crystals_per_ring
+    weight = np.asarray(layout.ring_pairs_per_sinogram, dtype=np.float32)[:, None, None]
+    return CrystalPairs(flat_crystal_index(ra, ca, ncr), flat_crystal_index(rb, cb, ncr),
+                        np.broadcast_to(weight, layout.shape), scanner.n_rings * ncr)
+
+
+@dataclass(frozen=True)
+class RandomsTerm:
+    """One frame's randoms in the compact form a scanner keeps: crystal singles and a scale.
+
+    The sinogram is ``factor * w_ij s_i s_j`` (float32), bit for bit the estimate
+    :func:`delayed_randoms_estimate` made (or the expected randoms of a noise-free scan).
+    """
+
+    singles: np.ndarray  # (n_crystals,) float64, any common scale
+    factor: float        # float32 scale to counts
+
+    def sinogram(self, pairs: CrystalPairs) -> np.ndarray:
+        est = pairs.pair_product(self.singles)
+        est *= np.float32(self.factor)
+        return est
+
+
+def delayed_randoms_term(pairs: CrystalPairs, delayed_counts) -> RandomsTerm:
+    """:class:`RandomsTerm` of the smoothed randoms estimate from delayed-window counts.
 
     Singles are fitted to the delayed fan sums (:meth:`CrystalPairs.singles_from_fan_sums`);
     the estimate is ``w_ij s_i s_j``, rescaled to the delayed total.
@@ -123,8 +153,12 @@ def delayed_randoms_estimate(pairs: CrystalPairs, delayed_counts) -> np.ndarray:
     d = np.asarray(delayed_counts, dtype=np.float32)
     total = float(np.sum(d, dtype=np.float64))
     if total <= 0:
-        return np.zeros(pairs.shape, dtype=np.float32)
+        return RandomsTerm(np.zeros(pairs.n_crystals), 0.0)
     s = pairs.singles_from_fan_sums(pairs.fan_sum(d))
-    est = pairs.pair_product(s)
-    est *= np.float32(total / float(np.sum(est, dtype=np.float64)))
-    return est
+    est_total = float(np.sum(pairs.pair_product(s), dtype=np.float64))
+    return RandomsTerm(s, float(np.float32(total / est_total)))
+
+
+def delayed_randoms_estimate(pairs: CrystalPairs, delayed_counts) -> np.ndarray:
+    """Smoothed randoms estimate from delayed-window counts (float32, sinogram shaped): see :func:`delayed_randoms_term`."""
+    return delayed_randoms_term(pairs, delayed_counts).sinogram(pairs).reshape(pairs.shape)

@@ -17,6 +17,8 @@ field of view, and the kernel width does not depend on position.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
@@ -93,12 +95,30 @@ class SinogramLowPass:
 
     def __call__(self, sino: np.ndarray) -> np.ndarray:
         """Smoothed copy of ``sino`` (float32, same shape)."""
+        return self.expand(self.coarse(sino))
+
+    @property
+    def coarse_shape(self) -> tuple:
+        """Shape of :meth:`coarse` (sinograms, views / fv, radial bins / fr)."""
         n_sino, n_views, n_rad = self.shape
+        return (n_sino, n_views // self.fv, n_rad // self.fr)
+
+    def coarse(self, sino: np.ndarray) -> np.ndarray:
+        """First half of the smoothing: block means, smoothed axially and radially (float32, :attr:`coarse_shape`).
+
+        This is a few percent of the sinogram's size and, with :meth:`expand`, gives
+        the smoothed sinogram bit for bit: what a scan stores of a smooth term.
+        """
         c = block_mean(sino, self.fv, self.fr)
         for idx, sig in self.groups:
             if idx.size > 1 and sig > 0:
                 c[idx] = gaussian_filter1d(c[idx], sig, axis=0, mode="nearest")
-        c = gaussian_filter1d(c, self.sig_r, axis=2, mode="constant")
+        return gaussian_filter1d(c, self.sig_r, axis=2, mode="constant")
+
+    def expand(self, c: np.ndarray) -> np.ndarray:
+        """Second half: smoothing across views (wrapping at 180 degrees) and interpolation to the sinogram."""
+        if tuple(np.shape(c)) != self.coarse_shape:
+            raise ValueError(f"coarse array has shape {np.shape(c)}, expected {self.coarse_shape}")
         p = self.pad
         head, tail = c[:, -p:, :], c[:, :p, :]
         if self._mirror:
@@ -106,6 +126,50 @@ class SinogramLowPass:
         c = np.concatenate([head, c, tail], axis=1)
         c = gaussian_filter1d(c, self.sig_v, axis=1, mode="nearest")
         return bilinear_upsample(c, self.jv, self.wv, self.jr, self.wr, self.shape)
+
+
+@dataclass(frozen=True)
+class ScatterTerm:
+    """One frame's expected scatter in the compact form a scan stores.
+
+    ``coarse`` is the pattern-free scatter after :meth:`SinogramLowPass.coarse`
+    (float32), ``factor`` the float32 scale that sets the scatter fraction;
+    :meth:`sinogram` gives the expected scatter bit for bit as
+    :func:`scatter_sinogram` made it.
+    """
+
+    coarse: np.ndarray
+    factor: float
+
+    def sinogram(self, pattern: np.ndarray, lowpass: SinogramLowPass) -> np.ndarray:
+        """Expected scatter counts (float32, sinogram shaped) for the detector ``pattern``."""
+        s = lowpass.expand(np.asarray(self.coarse, dtype=np.float32))
+        s *= pattern
+        np.maximum(s, 0.0, out=s)
+        s *= np.float32(self.factor)
+        return s
+
+
+def scatter_term(trues: np.ndarray, pattern: np.ndarray, lowpass: SinogramLowPass,
+                 scatter_fraction: float) -> tuple:
+    """:class:`ScatterTerm` of these expected trues and its sinogram (see :func:`scatter_sinogram`).
+
+    Returns ``(term, sinogram)``; ``term`` is None when there is no scatter (the sinogram is zeros).
+    """
+    if not (0.0 <= scatter_fraction < 1.0):
+        raise ValueError(f"scatter_fraction must be in [0, 1), got {scatter_fraction!r}")
+    total_t = float(np.sum(trues, dtype=np.float64))
+    if scatter_fraction == 0 or total_t <= 0:
+        return None, np.zeros(np.shape(trues), dtype=np.float32)
+    safe = np.where(pattern > 0, pattern, 1.0).astype(np.float32)
+    coarse = lowpass.coarse(trues / safe)
+    s = lowpass.expand(coarse)
+    s *= pattern
+    np.maximum(s, 0.0, out=s)
+    total_s = float(np.sum(s, dtype=np.float64))
+    factor = np.float32(scatter_fraction / (1.0 - scatter_fraction) * total_t / total_s)
+    s *= factor
+    return ScatterTerm(coarse, float(factor)), s
 
 
 def scatter_sinogram(trues: np.ndarray, pattern: np.ndarray, lowpass: SinogramLowPass,
@@ -127,15 +191,4 @@ def scatter_sinogram(trues: np.ndarray, pattern: np.ndarray, lowpass: SinogramLo
     -------
     ndarray float32, scaled so ``sum(S) = SF / (1 - SF) * sum(T)``.
     """
-    if not (0.0 <= scatter_fraction < 1.0):
-        raise ValueError(f"scatter_fraction must be in [0, 1), got {scatter_fraction!r}")
-    total_t = float(np.sum(trues, dtype=np.float64))
-    if scatter_fraction == 0 or total_t <= 0:
-        return np.zeros(np.shape(trues), dtype=np.float32)
-    safe = np.where(pattern > 0, pattern, 1.0).astype(np.float32)
-    s = lowpass(trues / safe)
-    s *= pattern
-    np.maximum(s, 0.0, out=s)
-    total_s = float(np.sum(s, dtype=np.float64))
-    s *= np.float32(scatter_fraction / (1.0 - scatter_fraction) * total_t / total_s)
-    return s
+    return scatter_term(trues, pattern, lowpass, scatter_fraction)[1]

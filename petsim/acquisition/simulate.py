@@ -7,8 +7,8 @@ from tqdm.auto import tqdm
 
 from petsim.acquisition._kernels import poisson, weighted_sum
 from petsim.acquisition.deadtime import live_fraction, paralysable_tau_s
-from petsim.acquisition.randoms import delayed_randoms_estimate, singles_scale_for_random_fraction
-from petsim.acquisition.scatter import scatter_sinogram
+from petsim.acquisition.randoms import RandomsTerm, delayed_randoms_term, singles_scale_for_random_fraction
+from petsim.acquisition.scatter import scatter_term
 from petsim.emission import EmissionData
 from petsim.frames import FrameSchedule
 
@@ -94,24 +94,27 @@ def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: boo
         if trues.min() < 0:
             raise ValueError(f"frame {f}: the weighted basis gives negative expected trues "
                              f"(min {trues.min():g}); check the signs of frame_integrals")
-        scatter = (scatter_sinogram(trues, model.detector_pattern, model.lowpass, phys.scatter_fraction)
-                   if phys.scatter else np.zeros_like(trues))
+        scatter_est, scatter = (scatter_term(trues, model.detector_pattern, model.lowpass, phys.scatter_fraction)
+                                if phys.scatter else (None, np.zeros_like(trues)))
         if phys.randoms and plan.singles_scale > 0:
-            randoms = model.pairs.pair_product(plan.fan_cps[f])
-            randoms *= np.float32(2 * phys.coincidence_tau_s * plan.singles_scale * dur_s * live)
+            expected_randoms = RandomsTerm(plan.fan_cps[f],
+                                           float(np.float32(2 * phys.coincidence_tau_s * plan.singles_scale * dur_s * live)))
+            randoms = expected_randoms.sinogram(model.pairs)
         else:
-            randoms = np.zeros_like(trues)
+            expected_randoms, randoms = None, np.zeros_like(trues)
         expected = trues + scatter + randoms
         if noise:
             prompts = poisson(expected, rng)
             delayed = poisson(randoms, rng) if phys.randoms else np.zeros_like(trues)
-            randoms_est = delayed_randoms_estimate(model.pairs, delayed) if phys.randoms else delayed
+            randoms_est = delayed_randoms_term(model.pairs, delayed) if phys.randoms else None
             n_delayed = float(delayed.sum(dtype=np.float64))
             del delayed
         else:
             prompts = expected
-            randoms_est = randoms                                 # exact expected randoms (bias studies)
+            randoms_est = expected_randoms                        # exact expected randoms (bias studies)
             n_delayed = float(randoms.sum(dtype=np.float64))
+        # the additive term as the scan stores it (smooth scatter and crystal singles), expanded bit for bit
+        additive = scatter + (randoms_est.sinogram(model.pairs) if randoms_est is not None else np.zeros_like(trues))
         t, sc, r = (float(x.sum(dtype=np.float64)) for x in (trues, scatter, randoms))
         info = {
             "trues": t, "scatter": sc, "randoms": r, "prompts": float(prompts.sum(dtype=np.float64)),
@@ -123,13 +126,14 @@ def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: boo
             "scatter_fraction": sc / (t + sc) if t + sc > 0 else 0.0,
             "singles_scale": plan.singles_scale,
             "noise": noise, "expected_prompts": expected if not noise else None,
+            "scatter_term": scatter_est, "randoms_term": randoms_est,
         }
         if noise:
             del expected
         yield EmissionData(
             prompts=prompts,
             multiplicative=model.efficiency * np.float32(live),
-            additive=scatter + randoms_est,
+            additive=additive,
             scale=s * dur_s,
             frame_start_min=float(schedule.starts_min[f]),
             frame_duration_min=float(plan.dur_min[f]),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from petsim.io.atomic import write_text_atomic
+from petsim.core.atomic import write_text_atomic
 
 #: The values BIDS allows for ModeOfAdministration.
 MODES_OF_ADMINISTRATION = ("bolus", "infusion", "bolus-infusion")

@@ -1,6 +1,6 @@
 """Projection data as STIR-style Interfile: a text header (``.hs``) and raw little-endian data (``.s``).
 
-Counts are stored as 2-byte unsigned integers, anything else as float32.
+Counts are stored as 1- or 2-byte unsigned integers (the smallest that holds them), anything else as float32.
 
 The layout follows the keys STIR reads for PET projection data: four matrix
 axes (tangential coordinate fastest, then view, then axial coordinate, then
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from petsim.io.atomic import atomic_path, write_text_atomic
+from petsim.core.atomic import atomic_path, write_text_atomic
 
 
 def write_interfile_sinogram(
@@ -50,10 +50,16 @@ def write_interfile_sinogram(
     if path.suffix != ".hs":
         raise ValueError(f"Interfile header name must end in .hs, got {path.name}")
     sino = np.asarray(sinogram)
-    # Counts (whole numbers below 2^16) are stored as 2-byte unsigned integers: half the disk of float32.
-    as_counts = bool(sino.size) and float(sino.min()) >= 0 and float(sino.max()) < 65536 and np.array_equal(sino, np.round(sino))
-    sino = sino.astype("<u2" if as_counts else "<f4")
-    number_format, n_bytes = ("unsigned integer", 2) if as_counts else ("float", 4)
+    # Counts (whole numbers) are stored in the smallest unsigned integer type that holds them (1 or 2
+    # bytes, as Interfile and STIR allow): a quarter or half the disk of float32.
+    as_counts = bool(sino.size) and float(sino.min()) >= 0 and np.array_equal(sino, np.round(sino))
+    top = float(sino.max()) if sino.size else 0.0
+    if as_counts and top < 256:
+        sino, number_format, n_bytes = sino.astype("u1"), "unsigned integer", 1
+    elif as_counts and top < 65536:
+        sino, number_format, n_bytes = sino.astype("<u2"), "unsigned integer", 2
+    else:
+        sino, number_format, n_bytes = sino.astype("<f4"), "float", 4
     seg = np.asarray(sinogram_segment)
     if sino.ndim != 3 or seg.shape != (sino.shape[0],):
         raise ValueError(
@@ -145,7 +151,7 @@ def read_interfile_sinogram(path):
     n_views = int(_key(header, "matrix size [2]"))
     n_radial = int(_key(header, "matrix size [1]"))
     fmt, n_bytes = _key(header, "number format").lower(), int(_key(header, "number of bytes per pixel"))
-    dtypes = {("float", 4): "<f4", ("unsigned integer", 2): "<u2", ("signed integer", 2): "<i2", ("unsigned integer", 4): "<u4"}
+    dtypes = {("float", 4): "<f4", ("unsigned integer", 1): "u1", ("unsigned integer", 2): "<u2", ("signed integer", 2): "<i2", ("unsigned integer", 4): "<u4"}
     if (fmt, n_bytes) not in dtypes:
         raise ValueError(f"{path.name}: number format {fmt!r} with {n_bytes} bytes is not supported; supported: {sorted(dtypes)}")
     data = np.fromfile(path.parent / _key(header, "name of data file"), dtype=dtypes[(fmt, n_bytes)]).astype(np.float32)

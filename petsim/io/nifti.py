@@ -1,4 +1,4 @@
-"""NIfTI images with the grid's affine and explicit units."""
+"""NIfTI images with the grid's affine and explicit units (written through :func:`petsim.core.nifti.save_nifti`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from petsim.core.nifti import save_nifti
 from petsim.grid import Grid
-from petsim.io.atomic import atomic_path
 
 
 def write_nifti(path, data: np.ndarray, grid: Grid, frame_duration_s: float | None = None, dtype=np.float32) -> Path:
@@ -20,16 +20,11 @@ def write_nifti(path, data: np.ndarray, grid: Grid, frame_duration_s: float | No
     data = np.asarray(data)
     if data.shape[:3] != grid.shape:
         raise ValueError(f"image of shape {data.shape} does not match the grid {grid.shape}")
-    img = nib.Nifti1Image(data.astype(dtype, copy=False), grid.affine())
-    img.header.set_xyzt_units(xyz="mm", t="sec")
-    img.header.set_qform(grid.affine(), code=1)
-    img.header.set_sform(grid.affine(), code=1)
+    zooms = None
     if data.ndim == 4 and frame_duration_s:
         zooms = list(grid.voxel_size_mm) + [float(frame_duration_s)]
-        img.header.set_zooms(zooms)
-    with atomic_path(path) as tmp:
-        nib.save(img, str(tmp))
-    return Path(path)
+    return save_nifti(path, data.astype(dtype, copy=False), grid.affine(), t_unit="sec", qform_code=1, sform_code=1,
+                      zooms=zooms)
 
 
 def read_nifti(path):

@@ -13,20 +13,9 @@ import math
 
 import numpy as np
 
+from petsim.core.curves import gamma_variate
+
 __all__ = ["Release", "StepRelease", "GammaRelease", "FunctionRelease", "gamma_variate"]
-
-
-def gamma_variate(t_min, onset_min, peak_min, alpha):
-    """lp-ntPET response ``h(t) = (u)^alpha exp(alpha (1 - u))``, u = (t - t_D)/(t_P - t_D).
-
-    Zero before the onset t_D, exactly 1 at the peak t_P (Normandin, Schiffer &
-    Morris, NeuroImage 2012;59:2689). ``alpha`` > 0 sets the sharpness.
-    """
-    t = np.asarray(t_min, dtype=float)
-    u = np.maximum(t - onset_min, 0.0) / (peak_min - onset_min)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where(u > 0, np.exp(alpha * (np.log(np.where(u > 0, u, 1.0)) + 1.0 - u)), 0.0)
-    return h
 
 
 def _as_regions(regions):

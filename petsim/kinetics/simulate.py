@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from petsim.frames import FrameSchedule, piecewise_linear_integral
-from petsim.isotopes import get_isotope
+from petsim.core.isotopes import get_isotope
 from petsim.kinetics.compartment import solve_two_tissue
 from petsim.kinetics.plasma import PlasmaInput
 from petsim.kinetics.release import Release

@@ -7,10 +7,7 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 
-try:  # Python >= 3.11
-    import tomllib
-except ImportError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from petsim.core.toml import loads_toml
 
 __all__ = ["KineticParams", "Tracer", "load_tracer"]
 
@@ -166,10 +163,10 @@ def load_tracer(name: str = "carfentanil", path=None) -> Tracer:
     else:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
-    doc = tomllib.loads(text)
+    label = name if path is None else str(path)
+    doc = loads_toml(text, source=f"tracer table {label!r}")
     meta = doc.get("meta", {})
     kd = float(meta.get("kd_app_nm", math.inf))
-    label = name if path is None else str(path)
     rows, sources = {}, {}
     for key, row in doc.get("structures", {}).items():
         try:

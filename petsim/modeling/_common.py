@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
 
 from ._frames import check_frames, check_reference, check_tac, check_weights
@@ -44,21 +41,3 @@ def ratio_se(num, den, var_num, var_den, cov_nd):
     c = np.array([[var_num, cov_nd], [cov_nd, var_den]])
     v = float(g @ c @ g)
     return float(np.sqrt(v)) if np.isfinite(v) and v >= 0 else float("nan")
-
-
-def write_tsv_atomic(path, header, rows) -> str:
-    """Write a TSV (``header``: column names, ``rows``: lists of strings) under a temporary name, then rename."""
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".tsv", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\t".join(header) + "\n")
-            for row in rows:
-                fh.write("\t".join(row) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path

@@ -22,7 +22,8 @@ import sys
 
 import numpy as np
 
-from .fitting import MODELS, WEIGHTS, fit_models
+from .fitting import WEIGHTS, fit_models
+from .models import MODELS
 from .results import format_results, write_results_tsv
 from .tactable import NON_REGION_COLUMNS, TacTable, did_you_mean, match_regions, read_reference_tac, read_tac_table
 from .weights import C11_HALF_LIFE_MIN
@@ -267,7 +268,7 @@ def plot_fits(path, table, ref_tac, region, results) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from petsim.io.atomic import atomic_path
+    from petsim.core.atomic import atomic_path
 
     mid = 0.5 * (table.frame_start_min + table.frame_end_min)
     fig, ax = plt.subplots(figsize=(6, 4))

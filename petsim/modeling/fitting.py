@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .linear import fit_logan_ref, fit_mrtm, fit_mrtm2, fit_tissue_ratio
-from .lpntpet import fit_lpntpet
+from .linear import fit_mrtm
+from .models import MODELS, get_model
 from .results import FitResult
-from .srtm import fit_srtm, fit_srtm2
 from .tactable import TacTable, match_regions
 from .weights import frame_weights
-
-MODELS = ("srtm", "srtm2", "mrtm", "mrtm2", "logan_ref", "ratio", "lpntpet")
 
 #: Frame weights a string may name: ``counts`` (the default) is the variance of a decay-corrected
 #: frame mean from its counts, var_i ~ C(t_i) exp(lambda t_i) / dt_i, with the reference TAC as the
@@ -64,7 +61,7 @@ def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=
     ref : str or list of str
         Reference column, a prefix matching several columns, or a list (their mean).
     models : sequence of str
-        Any of ``srtm, srtm2, mrtm, mrtm2, logan_ref, ratio, lpntpet``.
+        Names in :data:`petsim.modeling.MODELS` (``srtm, srtm2, mrtm, mrtm2, logan_ref, ratio, lpntpet``).
     regions : list of str, optional
         Regions to fit (default all but the reference columns).
     t_star_min : float, optional
@@ -85,7 +82,8 @@ def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=
     """
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
-        raise ValueError(f"unknown model(s) {unknown}; choose from {MODELS}")
+        raise ValueError(f"unknown model(s) {unknown}; choose from {tuple(MODELS)}")
+    chosen = [get_model(m) for m in dict.fromkeys(models)]
     start, end = table.frame_start_min, table.frame_end_min
     ref_cols = match_regions(table.regions, ref)
     cr = table.reference(ref_cols)
@@ -95,47 +93,25 @@ def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=
     if missing:
         raise KeyError(f"region(s) {missing} not in the table; columns are {table.names}")
     w = _weights(weights, start, end, cr, half_life_min)
-    tstar = 0.0 if t_star_min is None else t_star_min
-    out: dict[str, dict[str, FitResult]] = {r: {} for r in regions}
+    for model in chosen:
+        if model.requires_t_star and t_star_min is None:
+            raise ValueError(f"{model.name} needs t_star_min (min): the start of the linear part of the Logan plot")
 
-    def run(model, fn):
-        for r in regions:
-            out[r][model] = fn(table.regions[r]).with_region(r)
-
-    if "srtm" in models:
-        run("srtm", lambda ct: fit_srtm(start, end, ct, cr, weights=w, window_min=window_min))
-    if "mrtm" in models:
-        run("mrtm", lambda ct: fit_mrtm(start, end, ct, cr, weights=w, t_star_min=tstar, window_min=window_min))
-
-    # k2' of the whole scan, once for SRTM2 and MRTM2; when it cannot be estimated these models give
-    # non-converged results that say why (rather than stopping every other model's fit)
+    # k2' of the whole scan, once for the two-step models (SRTM2, MRTM2); when it cannot be estimated
+    # these models give non-converged results that say why (rather than stopping every other model's fit)
     k2, k2_error = k2_ref, ""
-    if k2 is None and ("srtm2" in models or "mrtm2" in models):
+    if k2 is None and any(model.needs_k2_ref for model in chosen):
         try:
             k2 = estimate_k2_ref(start, end, {r: table.regions[r] for r in regions}, cr, weights=w)[0]
         except ValueError as err:
             k2_error = str(err)
-
-    def run_two_step(model, fit):
-        if k2 is None:
-            for r in regions:
-                out[r][model] = FitResult(model, float("nan"), {}, {}, False, k2_error, None).with_region(r)
-            return
-        run(model, lambda ct: fit(ct, k2))
-
-    if "srtm2" in models:
-        run_two_step("srtm2", lambda ct, k2: fit_srtm2(start, end, ct, cr, k2, weights=w, window_min=window_min))
-    if "mrtm2" in models:
-        run_two_step("mrtm2", lambda ct, k2: fit_mrtm2(start, end, ct, cr, k2, weights=w, t_star_min=tstar,
-                                                       window_min=window_min))
-    if "logan_ref" in models:
-        if t_star_min is None:
-            raise ValueError("logan_ref needs t_star_min (min): the start of the linear part of the Logan plot")
-        run("logan_ref", lambda ct: fit_logan_ref(start, end, ct, cr, t_star_min=t_star_min, k2_ref=k2_ref,
-                                                  window_min=window_min, weights=w))
-    if "ratio" in models:
-        win = window_min if window_min is not None else (end[-1] - (end[-1] - start[0]) / 3.0, end[-1])
-        run("ratio", lambda ct: fit_tissue_ratio(start, end, ct, cr, win))
-    if "lpntpet" in models:
-        run("lpntpet", lambda ct: fit_lpntpet(start, end, ct, cr, weights=w))  # whole scan: baseline before release
+    out: dict[str, dict[str, FitResult]] = {r: {} for r in regions}
+    for model in chosen:
+        for r in regions:
+            if model.needs_k2_ref and k2 is None:
+                out[r][model.name] = FitResult(model.name, float("nan"), {}, {}, False, k2_error, None).with_region(r)
+                continue
+            out[r][model.name] = model.fit(table.regions[r], cr, start, end, weights=w, t_star_min=t_star_min,
+                                           k2_ref=k2 if model.needs_k2_ref else k2_ref,
+                                           window_min=window_min).with_region(r)
     return [out[r][m] for r in regions for m in models]

@@ -13,6 +13,8 @@ import numpy as np
 from numba import njit
 from scipy import stats
 
+from petsim.core.curves import gamma_variate
+
 from ._common import prepare, ratio_se, wls
 from ._frames import fit_frames, frame_mid, integral_matrix, integral_to_mid
 from .results import FitResult
@@ -22,16 +24,6 @@ DEFAULT_ALPHAS = (0.25, 1.0, 4.0)
 #: Parameters of lp-ntPET (R1, k2, k2a, gamma, t_D, t_P, alpha) and of MRTM (R1, k2, k2a) for the F-test.
 N_PARAMS_LPNTPET = 7
 N_PARAMS_MRTM = 3
-
-
-def gamma_variate(t_min, t_d_min, t_p_min, alpha) -> np.ndarray:
-    """Response h(t) (unitless, peak 1 at t_P) at times ``t_min``; broadcasts over the parameters."""
-    t = np.asarray(t_min, dtype=float)
-    span = np.asarray(t_p_min, dtype=float) - np.asarray(t_d_min, dtype=float)
-    u = (t - t_d_min) / span
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        h = np.where(u > 0, np.power(np.maximum(u, 0.0), alpha) * np.exp(alpha * (1.0 - u)), 0.0)
-    return np.nan_to_num(h)
 
 
 def basis_library(frame_start_min, frame_end_min, t_d_range_min=None, step_min=1.0, max_rise_min=30.0,

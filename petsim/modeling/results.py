@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
+import os
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ._common import write_tsv_atomic
+from petsim.core.tsv import format_cell, write_tsv_lines
 
 
 @dataclass(frozen=True)
@@ -48,15 +48,8 @@ class FitResult:
 
 
 def _fmt(value) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if value is None:
-        return "n/a"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        return "n/a" if not math.isfinite(value) else f"{float(value):.6g}"
-    return str(value).replace("\t", " ").replace("\n", " ")
+    """A results cell: floats to 6 significant digits, non-finite and missing as ``n/a``."""
+    return format_cell(value, digits=6)
 
 
 def results_to_table(results) -> tuple[list[str], list[list[str]]]:
@@ -108,4 +101,5 @@ def format_results(results) -> str:
 def write_results_tsv(path, results) -> str:
     """Write results to a TSV (atomically: temporary name, then rename). Returns the path."""
     cols, rows = results_to_table(results)
-    return write_tsv_atomic(path, cols, rows)
+    write_tsv_lines(path, cols, rows)
+    return os.fspath(path)

@@ -38,7 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import write_tsv_atomic
+from petsim.core.atomic import write_text_atomic
+from petsim.core.tsv import write_tsv_lines
+
 from ._frames import check_frames, check_tac
 
 #: Columns that are frame bookkeeping, not regions.
@@ -601,10 +603,7 @@ def tac_sidecar(region_names) -> dict:
 
 def write_json_atomic(path, obj) -> str:
     """Write ``obj`` as indented JSON under a temporary name, then rename (world-readable)."""
-    from petsim.io.atomic import atomic_path  # layer-0 helper; petsim.io's other modules are not needed
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
     return os.fspath(path)
 
 
@@ -622,6 +621,6 @@ def write_tac_table(path, frame_start_min, frame_end_min, tacs: dict) -> str:
             raise ValueError(f"invalid region name {name!r}")
     rows = ([repr(float(start[i] * 60.0)), repr(float(end[i] * 60.0)), *(repr(float(v[i])) for v in cols.values())]
             for i in range(start.size))
-    out = write_tsv_atomic(path, ["frame_start", "frame_end", *cols], rows)
+    write_tsv_lines(path, ["frame_start", "frame_end", *cols], rows)
     write_json_atomic(sidecar_path(path), tac_sidecar(cols))
-    return out
+    return os.fspath(path)

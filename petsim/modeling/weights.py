@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from petsim.core.isotopes import get_isotope
+
 from ._frames import check_frames, frame_mid
 
-#: Half-life of carbon-11 in minutes (20.364 min; NNDC/ENSDF, Kelley et al. Nucl Phys A 2012).
-C11_HALF_LIFE_MIN = 20.364
+#: Half-life of carbon-11 in minutes (petsim.core.isotopes: 20.364 min, NNDC/ENSDF).
+C11_HALF_LIFE_MIN = get_isotope("C-11").half_life_min
 
 
 def frame_weights(frame_start_min, frame_end_min, kind="decay", tac=None, half_life_min=C11_HALF_LIFE_MIN,

@@ -1,13 +1,19 @@
-"""Linear operators: the vocabulary the system model is composed of.
+"""The system model: the one builder (:func:`system_model`) of ``scale * diag(multiplicative) . P . PSF``.
 
-``A = diag(norm * attn) . P . PSF`` is written ``Diagonal(norm * attn) @ P @ psf``,
-or built by :func:`system_model`.
+The acquisition model and every reconstruction build their operators with
+:func:`system_model` (a :class:`SystemModel`); the vocabulary it is composed
+of (:class:`~petsim.core.linear_operator.LinearOperator` and its compositions)
+lives in :mod:`petsim.core.linear_operator`.
 """
 
-from petsim.operators.attenuation import attenuation_factors, layout_attenuation_factors
-from petsim.operators.base import ComposedOperator, Diagonal, Identity, LinearOperator, ScaledOperator, adjoint_mismatch
+from petsim.core.linear_operator import (ComposedOperator, Diagonal, Identity, LinearOperator, ScaledOperator,
+                                         adjoint_mismatch)
+from petsim.operators.attenuation import (attenuation_factors, attenuation_from_line_integrals,
+                                          layout_attenuation_factors)
 from petsim.operators.psf import GaussianPSF
-from petsim.operators.system import system_model
+from petsim.operators.system import SystemModel, system_model
 
-__all__ = ["LinearOperator", "ComposedOperator", "Diagonal", "Identity", "ScaledOperator", "adjoint_mismatch",
-           "GaussianPSF", "attenuation_factors", "layout_attenuation_factors", "system_model"]
+__all__ = ["SystemModel", "system_model", "GaussianPSF", "attenuation_factors", "layout_attenuation_factors",
+           "attenuation_from_line_integrals",
+           # re-exported from petsim.core.linear_operator for convenience
+           "LinearOperator", "ComposedOperator", "Diagonal", "Identity", "ScaledOperator", "adjoint_mismatch"]

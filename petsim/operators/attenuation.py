@@ -84,19 +84,29 @@ def check_line_integrals(line, unit):
         )
 
 
+def attenuation_from_line_integrals(line, per_mm: float = 1.0) -> np.ndarray:
+    """``exp(-per_mm * line)`` as float32: attenuation factors from line integrals of a mu-map
+    (``per_mm = 0.1`` for a map in 1/cm projected in mm). The one formula of the system model."""
+    return np.exp(-per_mm * line).astype(np.float32)
+
+
 def layout_attenuation_factors(grid: Grid, mu_map, layout, views=None, unit: str = "1/cm",
                                projector: str = "joseph", num_threads: int | None = None) -> np.ndarray:
     """Attenuation factors for the bins of a sinogram layout (all views, or ``views``), without end-point arrays.
 
-    Same checks and result as ``attenuation_factors(grid, mu_map, *layout.lor_endpoints(views), unit=unit)``.
+    Same checks as ``attenuation_factors(grid, mu_map, *layout.lor_endpoints(views), unit=unit)``; the
+    layout projector ``projector`` (a name of :func:`petsim.projectors.get_projector`) projects the
+    map in ``unit`` and the result is converted to 1/mm, as the system model does.
 
     Returns
     -------
     ndarray of float32, shape (n_sinograms, len(views), n_radial)
     """
-    from petsim.projectors import LayoutProjector
+    from petsim.projectors import get_projector
 
-    mu = grid.check_image(mu_to_per_mm(mu_map, unit), "mu_map")
-    line = LayoutProjector(grid, layout, views=views, projector=projector, num_threads=num_threads).forward(mu)
+    mu_to_per_mm(mu_map, unit)  # checks only
+    mu = grid.check_image(mu_map, "mu_map")
+    P = get_projector(projector)(grid, layout, views, num_threads=num_threads)
+    line = _UNITS[unit] * P.forward(mu)
     check_line_integrals(line, unit)
-    return np.exp(-line).astype(np.float32)
+    return attenuation_from_line_integrals(line)

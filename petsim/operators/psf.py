@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage
 
 from petsim.grid import Grid
-from petsim.operators.base import LinearOperator
+from petsim.core.linear_operator import LinearOperator
 
 #: FWHM = FWHM_PER_SIGMA * sigma for a Gaussian (2 sqrt(2 ln 2)).
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from importlib import resources
 
 import numpy as np
 
+from petsim.core.toml import loads_toml
 from petsim.grid import Grid
 from petsim.phantom import shapes
 from petsim.phantom.phantom import Phantom
 from petsim.phantom.raster import rasterise
 from petsim.phantom.region import TISSUES, Region
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MIRROR = np.array([-1.0, 1.0, 1.0])
 
@@ -34,7 +29,7 @@ def read_definition(name: str) -> dict:
     if name not in names:
         raise ValueError(f"unknown phantom {name!r}; available: {', '.join(names)}")
     text = resources.files("petsim.phantom_data").joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return loads_toml(text, source=f"phantom definition {name}.toml")
 
 
 def _get(spec: dict, key: str, where: str):

@@ -10,29 +10,14 @@ about 1.5 GB for 45 regions on a 256 x 256 x 126 grid), so prefer
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
+from petsim.core.atomic import ensure_dir, write_text_atomic
+from petsim.core.nifti import save_nifti
+from petsim.core.tsv import tsv_text
 from petsim.grid import Grid
 from petsim.phantom import shapes
 from petsim.phantom.region import Region, check_regions
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path`` so readers never see half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name.split(".")[0] + "-", suffix="".join(path.suffixes))
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 class Phantom:
@@ -139,30 +124,21 @@ class Phantom:
 
     def region_table(self) -> str:
         """The region table as TSV text (id, name, structure, hemisphere, tissue, volume_ml)."""
-        lines = ["id\tname\tstructure\themisphere\ttissue\tvolume_ml"]
-        lines += [f"{r.id}\t{r.name}\t{r.structure}\t{r.hemisphere}\t{r.tissue}\t{r.volume_ml:.4f}" for r in self.regions]
-        return "\n".join(lines) + "\n"
+        return tsv_text(("id", "name", "structure", "hemisphere", "tissue", "volume_ml"),
+                        ([str(r.id), r.name, r.structure, r.hemisphere, r.tissue, f"{r.volume_ml:.4f}"] for r in self.regions))
 
     # -- output ----------------------------------------------------------------------------
     def to_nifti(self, out_dir) -> dict:
         """Write ``<name>_labels.nii.gz``, ``_fractions.nii.gz`` (4D, volume 0 = air), ``_mu.nii.gz``
         (1/cm) and ``_regions.tsv`` into ``out_dir`` with the grid's affine. Returns the paths."""
-        import nibabel as nib
-
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = ensure_dir(out_dir)
         aff = self.grid.affine()
         paths = {k: out / f"{self.name}_{k}{ext}" for k, ext in
                  (("labels", ".nii.gz"), ("fractions", ".nii.gz"), ("mu", ".nii.gz"), ("regions", ".tsv"))}
-
-        def save(img, path):
-            img.header.set_xyzt_units("mm")
-            _atomic_write(path, lambda tmp: nib.save(img, tmp))
-
-        save(nib.Nifti1Image(self.labels, aff), paths["labels"])
-        save(nib.Nifti1Image(np.moveaxis(self.fractions, 0, -1), aff), paths["fractions"])
-        save(nib.Nifti1Image(self.mu_per_cm, aff), paths["mu"])
-        _atomic_write(paths["regions"], lambda tmp: Path(tmp).write_text(self.region_table()))
+        save_nifti(paths["labels"], self.labels, aff)
+        save_nifti(paths["fractions"], np.moveaxis(self.fractions, 0, -1), aff)
+        save_nifti(paths["mu"], self.mu_per_cm, aff)
+        write_text_atomic(paths["regions"], self.region_table())
         return paths
 
     def plot(self, path, centre_region: str = "amygdala_l", dpi: int = 120):

@@ -20,7 +20,7 @@ def plot_orthogonal(phantom, path, centre_region: str = "amygdala_l", dpi: int =
     from matplotlib.colors import ListedColormap
     from scipy import ndimage
 
-    from petsim.phantom.phantom import _atomic_write
+    from petsim.core.atomic import atomic_path
 
     grid = phantom.grid
     centre = phantom.centroid_mm(centre_region)
@@ -59,6 +59,7 @@ def plot_orthogonal(phantom, path, centre_region: str = "amygdala_l", dpi: int =
     fig.suptitle(f"{phantom.name}: slices through {centre_region}")
     fig.tight_layout()
     path = Path(path)
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)
     return path

@@ -15,19 +15,20 @@ def fit_scan(tac_table, scenario, regions, skip_models=()):
     """Fit every model of the scenario (but ``skip_models``) to every region, once per analysis window."""
     from petsim.modeling import fit_models
 
-    an = scenario["analysis"]
-    models = tuple(m for m in an["models"] if m not in skip_models)
+    an = scenario.analysis
+    models = tuple(m for m in an.models if m not in skip_models)
     if not models:
         return []
     regions = [r for r in regions if r in tac_table.regions]  # regions without a VOI have no TAC
     results = []
-    for w in an["windows"]:
+    ref = an.reference if isinstance(an.reference, str) else list(an.reference)
+    for w in an.windows:
         fits = fit_models(
-            tac_table, ref=an["reference"], models=models, regions=regions, t_star_min=an["t_star_min"],
-            window_min=(w["start_min"], w["end_min"]), k2_ref=an["k2_ref_per_min"], weights=an["weights"],
+            tac_table, ref=ref, models=models, regions=regions, t_star_min=an.t_star_min,
+            window_min=(w.start_min, w.end_min), k2_ref=an.k2_ref_per_min, weights=an.weights,
         )
         for fit in fits:
-            results.append((w["name"], fit))
+            results.append((w.name, fit))
     return results
 
 
@@ -45,6 +46,27 @@ def estimate_rows(scan: str, results) -> list[dict]:
     return rows
 
 
+def fitted_rows(scan: str, results, tac_table) -> list[dict]:
+    """The model curves of ``fit_scan``'s results, long format: one row per fitted frame.
+
+    Columns: scan, window, model, region, frame_start and frame_end (s), fitted (Bq/mL); frames a
+    fit did not use are left out. The report draws these; nothing is refitted.
+    """
+    import numpy as np
+
+    start_s = 60.0 * np.asarray(tac_table.frame_start_min, float)
+    end_s = 60.0 * np.asarray(tac_table.frame_end_min, float)
+    rows = []
+    for window, fit in results:
+        curve = getattr(fit, "fitted", None)
+        if curve is None:
+            continue
+        for i in np.flatnonzero(np.isfinite(np.asarray(curve, float))):
+            rows.append({"scan": scan, "window": window, "model": fit.model, "region": fit.region,
+                         "frame_start": float(start_s[i]), "frame_end": float(end_s[i]), "fitted": float(curve[i])})
+    return rows
+
+
 def _f(v):
     try:
         v = float(v)
@@ -53,12 +75,13 @@ def _f(v):
     return v if math.isfinite(v) else None
 
 
-def compare_with_truth(estimates: list[dict], truth_rows: list[dict], windows: list[dict]) -> list[dict]:
+def compare_with_truth(estimates: list[dict], truth_rows: list[dict], windows) -> list[dict]:
     """One row per region and model: true and estimated BP_ND per window, bias, and ΔBP recovery.
 
-    The first window is the baseline and the last the task window.
+    ``windows`` are the scenario's (``scenario.analysis.windows``): the first is the baseline and the
+    last the task window.
     """
-    base_w, task_w = windows[0]["name"], windows[-1]["name"]
+    base_w, task_w = windows[0].name, windows[-1].name
     truth = {(r["region"], r["window"]): r for r in truth_rows}
     # A fit that did not converge gives no estimate (its number is not to be trusted).
     est = {(r["region"], r["model"], r["scan"], r["window"]): (r.get("BP_ND") if r.get("converged", True) else None)
@@ -119,11 +142,11 @@ def format_table(rows: list[dict], columns: list[str], floatfmt: str = "{:.3f}")
 
 def regions_to_report(scenario, truth_rows) -> list[str]:
     """The scenario's list, or every region with specific binding (and released regions first)."""
-    if scenario["analysis"]["regions"]:
+    if scenario.analysis.regions:
         from petsim.pipeline.world import expand_regions
 
         names = {r["region"] for r in truth_rows}
-        return expand_regions(scenario["analysis"]["regions"], names, "analysis.regions")
+        return expand_regions(scenario.analysis.regions, names, "analysis.regions")
     seen = []
     for r in truth_rows:
         if r["region"] not in seen and (r.get("bp_nd_baseline") or 0) > 0.05:

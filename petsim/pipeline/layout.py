@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from petsim.io.atomic import write_text_atomic
+from petsim.core.atomic import write_text_atomic
 
 try:
     import fcntl

@@ -8,7 +8,6 @@ further replicate costs its basis projections, noise and reconstruction.
 from __future__ import annotations
 
 import copy
-import json
 from functools import lru_cache
 
 import numpy as np
@@ -37,8 +36,7 @@ def _cached_model(world):
     from petsim.pipeline.simulate import acquisition_model
 
     sc = world.scenario
-    key = json.dumps([sc[k] for k in ("phantom", "scanner", "physics", "recon")] + [sc["tracer"]["isotope"], sc["seed"]],
-                     sort_keys=True)
+    key = (sc.phantom, sc.scanner, sc.physics, sc.recon, sc.tracer.isotope, sc.seed)
     if key not in _MODELS:
         _MODELS.clear()  # keep one: a model holds several sinograms' worth of memory
         _MODELS[key] = acquisition_model(world, progress=False)
@@ -46,10 +44,19 @@ def _cached_model(world):
 
 
 @lru_cache(maxsize=4)
-def _phantom(name: str, grid):
+def _cached_phantom(scenario_phantom, grid):
     from petsim.phantom import load
 
-    return load(name=name, grid=grid)
+    return load(name=scenario_phantom.name, grid=grid)
+
+
+def _phantom(scenario, grid):
+    """The scenario's phantom on ``grid``, cached per process for shipped phantoms (a label image is read each time)."""
+    from petsim.pipeline.world import is_label_image, load_phantom
+
+    if is_label_image(scenario.phantom.name):
+        return load_phantom(scenario, grid)
+    return _cached_phantom(scenario.phantom, grid)
 
 
 def run_in_memory(scenario, seed: int, overrides: dict | None = None) -> dict:
@@ -77,14 +84,11 @@ def run_in_memory(scenario, seed: int, overrides: dict | None = None) -> dict:
     from petsim.pipeline.simulate import simulate_kinetics, simulate_scans, truth_of
     from petsim.pipeline.world import World, validate, voi_labels
 
-    raw = scenario.data if isinstance(scenario, Scenario) else scenario
+    raw = scenario.to_dict() if isinstance(scenario, Scenario) else scenario
     raw, subject = apply_overrides(raw, overrides)
     sc = resolve(raw)
     validate(sc)
-    world = World(sc)
-    if not sc["phantom"]["name"].endswith((".nii", ".nii.gz")):
-        world.__dict__["phantom_recon"] = _phantom(sc["phantom"]["name"], world.recon_grid)
-        world.__dict__["phantom_sim"] = _phantom(sc["phantom"]["name"], world.sim_grid)
+    world = World(sc, phantom_loader=_phantom)
     res = simulate_kinetics(world, subject)
     truth = truth_of(world, res, with_blood_free=False)
     frames: dict = {}
@@ -96,7 +100,7 @@ def run_in_memory(scenario, seed: int, overrides: dict | None = None) -> dict:
     estimates = []
     for scan, scan_frames in frames.items():
         img = reconstruct_scan(world, scan_frames, progress=False)
-        vois = voi_labels(ph, sc["analysis"]["voi"])
+        vois = voi_labels(ph, sc.analysis.voi)
         present = set(np.unique(vois).tolist())  # a "core" VOI can be empty for a thin structure
         tacs = extract_tacs(img, vois, {i: n for i, n in names_by_id.items() if i in present})
         starts = np.array([f.frame_start_min for f in scan_frames])

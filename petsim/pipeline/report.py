@@ -41,14 +41,15 @@ def _table_html(rows, columns) -> str:
 
 
 def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
-    from petsim.modeling import fit_models, read_tac_table
+    from petsim.modeling import read_tac_table
     from petsim.pipeline.world import World
     from petsim.plot import plot_bp_scatter, plot_logan, plot_recon_vs_truth, plot_tacs
 
     figs = []
     rd = lay.report_dir
     world = World(scenario)
-    an = scenario["analysis"]
+    an = scenario.analysis
+    ref_name = an.reference if isinstance(an.reference, str) else list(an.reference)
     for name, title in (("phantom.png", "Phantom labels"), ("sinogram.png", "A simulated sinogram (prompts)")):
         if (rd / name).is_file():
             figs.append((title, rd / name))
@@ -60,7 +61,7 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
     late[-1] = True
     weights = np.where(late, ends - starts, 0.0)
     weights /= weights.sum()
-    if scenario["kind"] == "static":
+    if scenario.kind == "static":
         acts = {r["region"]: r["activity_bq_ml"] for r in read_tsv(lay.deriv("truth", "activity"))}
         level = lambda name: acts.get(name, 0.0)  # noqa: E731
     else:
@@ -79,26 +80,25 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
                                      voxel_size_mm=grid.voxel_size_mm,
                                      title=f"{when}: truth (top) and reconstruction (bottom)"
                                            + (", through the left amygdala" if centre else ""))))
-    if scenario["kind"] == "static":
+    if scenario.kind == "static":
         return figs
     recon_tacs = read_tac_table(lay.deriv("recon", "tacs"))
     from petsim.pipeline.analyse import regions_to_report
 
     regions = [r for r in regions_to_report(scenario, read_tsv(lay.deriv("truth", "bp"))) if r in recon_tacs.regions][:6]
-    regions += [r for r in recon_tacs.regions if r == an["reference"] or r.startswith(an["reference"] + "_")][:1]
+    regions += [r for r in recon_tacs.regions
+                if (r in ref_name if isinstance(ref_name, list) else r == ref_name or r.startswith(ref_name + "_"))][:1]
     start, end = recon_tacs.frame_start_min, recon_tacs.frame_end_min
     mid = 0.5 * (start + end)
-    fits = {}
-    model = an["models"][0]
-    for fit in fit_models(recon_tacs, ref=an["reference"], models=(model,), regions=regions, t_star_min=an["t_star_min"]):
-        fits[fit.region] = getattr(fit, "fitted", None)
-    figs.append((f"Regional TACs of the reconstruction with {model} fits",
+    model = an.models[0]
+    fits = _fitted_curves(lay, model, start)
+    figs.append((f"Regional TACs of the reconstruction with the {model} fit of each window",
                  plot_tacs(rd / "tacs.png", mid, {r: recon_tacs.regions[r] for r in regions}, fits,
-                           title=f"reconstructed TACs and {model} fits")))
-    ref = recon_tacs.reference(an["reference"])
+                           title=f"reconstructed TACs and {model} fits (one per analysis window)")))
+    ref = recon_tacs.reference(ref_name)
     figs.append(("Logan reference plots",
-                 plot_logan(rd / "logan.png", start, end, {r: recon_tacs.regions[r] for r in regions}, ref, an["t_star_min"])))
-    for method in an["maps"]:
+                 plot_logan(rd / "logan.png", start, end, {r: recon_tacs.regions[r] for r in regions}, ref, an.t_star_min)))
+    for method in an.maps:
         est_path = lay.deriv_dir / f"{lay.sub}_desc-{method.replace('_', '')}_bp.nii.gz"
         truth_path = lay.deriv_dir / f"{lay.sub}_desc-truthbaseline_bp.nii.gz"
         if est_path.is_file() and truth_path.is_file():
@@ -116,6 +116,22 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
     return figs
 
 
+def _fitted_curves(lay: RunLayout, model: str, frame_start_min) -> dict:
+    """Region -> the release scan's fitted TAC of ``model`` (NaN where no window's fit used the frame), from the fit stage."""
+    path = lay.deriv("fitted", "tacs")
+    if not path.is_file():
+        return {}
+    index = {round(60.0 * float(t), 3): i for i, t in enumerate(frame_start_min)}
+    curves: dict = {}
+    for r in read_tsv(path):
+        if r["scan"] == "release" and r["model"] == model and r["fitted"] is not None:
+            curve = curves.setdefault(r["region"], np.full(len(index), np.nan))
+            i = index.get(round(float(r["frame_start"]), 3))
+            if i is not None:
+                curve[i] = r["fitted"]
+    return curves
+
+
 def _centre_of(ph, name):
     try:
         mask = ph.labels == ph.region(name).id
@@ -128,16 +144,21 @@ def _centre_of(ph, name):
 
 def _lpntpet_section(lay: RunLayout, scenario) -> list[str]:
     """Detection of a transient release by lp-ntPET, next to the true timing (release and control scans)."""
-    if scenario["kind"] == "static" or "lpntpet" not in scenario["analysis"]["models"]:
+    if scenario.kind == "static":
+        return []
+    from petsim.modeling import get_model
+
+    detectors = [m for m in scenario.analysis.models if get_model(m).detects_release]  # lp-ntPET
+    if not detectors:
         return []
     from petsim.pipeline.world import expand_regions
 
-    rows = [r for r in read_tsv(lay.deriv("estimates", "bp")) if r["model"] == "lpntpet" and r["scan"] in ("release", "control")]
+    rows = [r for r in read_tsv(lay.deriv("estimates", "bp")) if r["model"] in detectors and r["scan"] in ("release", "control")]
     names = sorted({r["region"] for r in rows})
     timing = {}
-    for i, rel in enumerate(scenario["releases"]):
-        for region in expand_regions(rel["regions"], names + list(rel["regions"]), f"releases[{i}].regions"):
-            timing[region] = (rel["onset_min"], rel["peak_min"] if rel["profile"] == "gamma" else None)
+    for i, rel in enumerate(scenario.releases):
+        for region in expand_regions(rel.regions, names + list(rel.regions), f"releases[{i}].regions"):
+            timing[region] = (rel.onset_min, rel.peak_min if rel.profile == "gamma" else None)
     out = []
     for r in rows:
         onset, peak = timing.get(r["region"], (None, None)) if r["scan"] == "release" else (None, None)
@@ -152,10 +173,19 @@ def _lpntpet_section(lay: RunLayout, scenario) -> list[str]:
     return ["<h2>Transient release detection (lp-ntPET)</h2>", text, _table_html(out, cols)]
 
 
+def _iterations_text(rec) -> str:
+    """`` 4 iterations x 16 subsets`` (OSEM, MAP), `` 30 iterations`` (MLEM, or one subset), nothing for FBP."""
+    if rec.algorithm == "fbp":
+        return ""
+    if rec.effective_subsets == 1:
+        return f" {rec.iterations} iterations"
+    return f" {rec.iterations} iterations x {rec.effective_subsets} subsets"
+
+
 def write_report(lay: RunLayout, scenario) -> Path:
     figs = make_figures(lay, scenario)
-    sc = scenario.data
-    if sc["kind"] == "static":
+    sc = scenario
+    if sc.kind == "static":
         heading = "Recovery: reconstructed against true activity concentration"
         validation = read_tsv(lay.deriv("validation", "activity"))
         cols = ["region", "true_bq_ml", "recon_bq_ml", "recovery", "bias_percent"]
@@ -170,16 +200,16 @@ def write_report(lay: RunLayout, scenario) -> Path:
         explanation = _EXPLANATION
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>petsim report: "
-        + html.escape(sc["name"]) + "</title><style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        + html.escape(sc.name) + "</title><style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #bbb;padding:2px 6px;text-align:right}"
         "td:first-child,td:nth-child(2){text-align:left}img{max-width:100%}</style></head><body>",
-        f"<h1>petsim validation report: {html.escape(sc['name'])}</h1>",
-        (f"<p>Static scan of {sc['static']['duration_min']:g} min; scanner " if sc["kind"] == "static" else
-         f"<p>Tracer {html.escape(sc['tracer']['name'])} ({html.escape(sc['tracer']['isotope'])}), "
-         f"{sc['protocol']['dose_mbq']:g} MBq {html.escape(sc['protocol']['input'].replace('_', ' '))}; scanner ")
-        + f"{html.escape(sc['scanner']['name'])} ({sc['scanner']['mode']}); reconstruction {html.escape(sc['recon']['algorithm'])} "
-        + f"{sc['recon']['iterations']} iterations x {sc['recon']['subsets']} subsets"
-        + f"{' after ' + sc['recon']['rebin'].upper() if sc['scanner']['mode'] == '3d' and sc['recon']['rebin'] != 'none' else ''}.</p>",
+        f"<h1>petsim validation report: {html.escape(sc.name)}</h1>",
+        (f"<p>Static scan of {sc.static.duration_min:g} min; scanner " if sc.kind == "static" else
+         f"<p>Tracer {html.escape(sc.tracer.name)} ({html.escape(sc.tracer.isotope)}), "
+         f"{sc.protocol.dose_mbq:g} MBq {html.escape(sc.protocol.input.replace('_', ' '))}; scanner ")
+        + f"{html.escape(sc.scanner.name)} ({sc.scanner.mode}); reconstruction {html.escape(sc.recon.algorithm)}"
+        + _iterations_text(sc.recon)
+        + f"{' after ' + sc.recon.rebin.upper() if sc.scanner.mode == '3d' and sc.recon.rebin != 'none' else ''}.</p>",
         f"<h2>{heading}</h2>",
         _table_html(validation, cols),
         explanation,

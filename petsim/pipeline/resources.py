@@ -55,12 +55,12 @@ def _duration(seconds: float) -> str:
 
 def _n_basis(scenario, region_names) -> int:
     """Basis images the simulation projects: regions with the same kinetics (and release) share one."""
-    if scenario["kind"] == "static":
-        return max(1, len(scenario["static"]["activity_bq_ml"]))
+    if scenario.kind == "static":
+        return max(1, len(scenario.static.activity_bq_ml))
     from petsim.kinetics import load_tracer
     from petsim.pipeline.world import make_releases
 
-    tracer = load_tracer(scenario["tracer"]["name"])
+    tracer = load_tracer(scenario.tracer.name)
     released = set()
     for release in make_releases(scenario, region_names):
         released.update(release.regions)
@@ -76,8 +76,8 @@ def estimate(scenario) -> ResourceEstimate:
     bins = float(np.prod(layout.shape))
     sim_voxels = float(np.prod(world.sim_grid.shape))
     recon_voxels = float(np.prod(world.recon_grid.shape))
-    frames = 1 if scenario["kind"] == "static" else world.frames.n_frames
-    scans = 2 if scenario["kind"] == "dynamic" and scenario["analysis"]["control"] and scenario["releases"] else 1
+    frames = 1 if scenario.kind == "static" else world.frames.n_frames
+    scans = 2 if scenario.has_control_scan else 1
     k = _n_basis(scenario, phantom_region_names(scenario))
     parts = {
         "basis projections": 4.0 * k * bins,
@@ -85,13 +85,13 @@ def estimate(scenario) -> ResourceEstimate:
         "simulation grid": SIM_BYTES_PER_VOXEL * sim_voxels,
     }
     simulate = BASE_BYTES + sum(parts.values())
-    images = 4.0 * recon_voxels * (frames + 2 * scenario["recon"]["subsets"])
+    images = 4.0 * recon_voxels * (frames + 2 * scenario.recon.effective_subsets)
     reconstruct = BASE_BYTES + RECON_BYTES_PER_BIN * bins + images
     disk = scans * frames * (DISK_BYTES_PER_BIN * bins + 2.0 * recon_voxels) + 20.0 * recon_voxels
-    rec = scenario["recon"]
-    rebinned = float(np.prod(layout_2d_for(scenario, world.scanner).shape)) if rec["rebin"] != "none" else bins
+    rec = scenario.recon
+    rebinned = float(np.prod(layout_2d_for(scenario, world.scanner).shape)) if rec.rebin != "none" else bins
     seconds = (k * bins / BASIS_BINS_PER_S + scans * frames * bins / FRAME_BINS_PER_S
-               + scans * frames * rec["iterations"] * (recon_voxels + rebinned) / RECON_VOXEL_ITERATIONS_PER_S)
+               + scans * frames * rec.iterations * (recon_voxels + rebinned) / RECON_VOXEL_ITERATIONS_PER_S)
     if reconstruct > simulate:
         parts = {"frames of the reconstruction": images, "sinogram of a frame": RECON_BYTES_PER_BIN * bins}
     return ResourceEstimate(max(simulate, reconstruct), disk, seconds, parts)

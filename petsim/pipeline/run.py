@@ -15,10 +15,11 @@ import numpy as np
 
 from petsim.io import read_tsv, write_nifti, write_text_atomic, write_tsv
 from petsim.io.bids import pet_sidecar, write_dataset_description, write_sidecar
-from petsim.pipeline.analyse import (compare_with_truth, estimate_rows, fit_scan, format_table, percent_of,
-                                     regions_to_report)
+from petsim.pipeline.analyse import (compare_with_truth, estimate_rows, fit_scan, fitted_rows, format_table,
+                                     percent_of, regions_to_report)
 from petsim.pipeline.layout import RunFolderError, RunLayout, outputs_of, remove_outputs, run_lock
-from petsim.pipeline.scenario import Scenario, ScenarioError, load_scenario, tomllib
+from petsim.core.toml import load_toml
+from petsim.pipeline.scenario import Scenario, ScenarioError, load_scenario
 from petsim.pipeline.world import World, validate, voi_labels
 
 
@@ -36,7 +37,7 @@ def open_run(out_dir, scenario=None) -> tuple[RunLayout, Scenario]:
             raise FileNotFoundError(f"{out} holds no petsim run (no scenario_resolved.toml); run `petsim simulate SCENARIO -o {out}` first")
         scenario = load_scenario(path)
     scenario = load_scenario(scenario)
-    return RunLayout(out, scenario.data["subject"]), scenario
+    return RunLayout(out, scenario.subject), scenario
 
 
 def _claim_folder(lay: RunLayout, scenario: Scenario, force: bool) -> None:
@@ -48,16 +49,16 @@ def _claim_folder(lay: RunLayout, scenario: Scenario, force: bool) -> None:
     if path.is_file():
         try:
             old = load_scenario(path)
-            if old.data == scenario.data:
+            if old == scenario:
                 return
-            old_subject, what = old.data["subject"], f"scenario {old.name!r}"
+            old_subject, what = old.subject, f"scenario {old.name!r}"
             if old.name == scenario.name:
                 what = (f"another version of scenario {old.name!r} (it differs in "
-                        f"{', '.join(_differing_keys(old.data, scenario.data)[:4])})")
+                        f"{', '.join(_differing_keys(old.to_dict(), scenario.to_dict())[:4])})")
         except (ScenarioError, OSError, ValueError):  # written by another petsim version, or damaged
             try:
-                old_subject = str(tomllib.loads(path.read_text(encoding="utf-8")).get("subject", lay.subject))
-            except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+                old_subject = str(load_toml(path).get("subject", lay.subject))
+            except (ValueError, OSError):  # not TOML, not UTF-8 (a ValueError naming the file), unreadable
                 old_subject = lay.subject
             what = f"a scenario this petsim cannot read ({path.name})"
     elif any(p.exists() for p in outputs_of(lay.root, lay.subject)):
@@ -108,9 +109,9 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
     _write_bids_dataset(lay, scenario)
     world = World(scenario)
     t0 = time.perf_counter()
-    _log(f"phantom {scenario['phantom']['name']} on the reconstruction grid {world.recon_grid.shape} and the simulation grid {world.sim_grid.shape}", quiet)
+    _log(f"phantom {scenario.phantom.name} on the reconstruction grid {world.recon_grid.shape} and the simulation grid {world.sim_grid.shape}", quiet)
     ph = world.phantom_recon
-    if scenario["kind"] == "static":
+    if scenario.kind == "static":
         res, groups = None, static.basis_groups(world)
         write_tsv(lay.deriv("truth", "activity"), static.truth_rows(world))
         _write_labels(lay, ph)
@@ -118,20 +119,23 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
         res, groups = simulate_kinetics(world), None
         _write_truth(lay, world, truth_of(world, res))
     _log(f"truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
-    from petsim.pipeline.sinostore import ScanWriter
+    from petsim.pipeline.simulate import acquisition_model
+    from petsim.pipeline.sinostore import ScanWriter, write_scan_factors
 
+    model = acquisition_model(world, progress=not quiet)
+    write_scan_factors(lay.sino_dir, world.scanner, world.layout, model)
     writers, shown = {}, {}
     mid = world.frames.n_frames // 2  # the frame drawn in the report
 
     def sink(scan, frame):
         if scan not in writers:
-            writers[scan] = ScanWriter(lay.sino_dir, scan, world.scanner, world.layout)
+            writers[scan] = ScanWriter(lay.sino_dir, scan, world.scanner, world.layout, model.physics)
         if scan == "release" and len(writers[scan].meta) == mid:
             shown["prompts"] = frame.prompts
         writers[scan].add(frame)
 
-    scans = simulate_scans(world, res, seed=scenario.seed, sink=sink, progress=not quiet, groups=groups)
-    if scenario["kind"] == "dynamic":
+    scans = simulate_scans(world, res, seed=scenario.seed, sink=sink, progress=not quiet, groups=groups, model=model)
+    if scenario.kind == "dynamic":
         _write_blood(lay, world, scans)
     for scan in scans:
         meta = writers[scan].close()
@@ -202,7 +206,7 @@ def _write_blood(lay: RunLayout, world: World, scans: list[str]) -> None:
     total, blood = inp.total(t), inp.whole_blood(t)
     with np.errstate(invalid="ignore", divide="ignore"):
         parent_fraction = np.where(total > 0, inp.parent(t) / total, 1.0)
-    cov = scenario["protocol"]["blood_sample_cov"]
+    cov = scenario.protocol.blood_sample_cov
     # a seed sequence of its own from the scenario seed, independent of the scans' noise; one stream per scan
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence([scenario.seed, 2]).spawn(len(scans))]
     for scan, rng in zip(scans, rngs):
@@ -249,8 +253,7 @@ def _write_truth(lay: RunLayout, world: World, truth) -> None:
     by = {}
     for row in truth.rows:
         by.setdefault(row["window"], {})[row["region"]] = row
-    windows = world.scenario["analysis"]["windows"]
-    task = by.get(windows[-1]["name"], {})
+    task = by.get(world.scenario.analysis.windows[-1].name, {})
     bp = np.zeros(ph.grid.shape, np.float32)
     dbp = np.zeros(ph.grid.shape, np.float32)
     for r in ph.regions:
@@ -289,7 +292,7 @@ def reconstruct_stage(out_dir, force: bool = False, quiet: bool = False) -> RunL
 
 
 def _reconstruct(out_dir, force: bool, quiet: bool) -> RunLayout:
-    from petsim.isotopes import get_isotope
+    from petsim.core.isotopes import get_isotope
     from petsim.modeling import extract_tacs, write_tac_table
     from petsim.pipeline.reconstruct import reconstruct_scan
     from petsim.pipeline.sinostore import StoredScan
@@ -302,19 +305,19 @@ def _reconstruct(out_dir, force: bool, quiet: bool) -> RunLayout:
     scans = lay.scans()
     ph = world.phantom_recon
     names_by_id = {r.id: r.name for r in ph.regions}
-    sc = scenario.data
-    iso = get_isotope(sc["tracer"]["isotope"])
+    sc = scenario
+    iso = get_isotope(sc.tracer.isotope)
     for scan in scans:
-        frames = StoredScan(lay.sino_dir, scan)
-        _log(f"reconstructing the {scan} scan: {len(frames)} frames, {sc['recon']['algorithm']} "
-             f"({sc['recon']['rebin'] if sc['scanner']['mode'] == '3d' else '2d'})", quiet)
+        frames = StoredScan(lay.sino_dir, scan, world.scanner, world.layout)
+        _log(f"reconstructing the {scan} scan: {len(frames)} frames, {sc.recon.algorithm} "
+             f"({sc.recon.rebin if sc.scanner.mode == '3d' else '2d'})", quiet)
         img = reconstruct_scan(world, frames, progress=not quiet)
         dcf = [m["decay_correction_factor"] for m in frames.meta]
         starts = [m["frame_start_min"] for m in frames.meta]
         ends = [m["frame_start_min"] + m["frame_duration_min"] for m in frames.meta]
         write_nifti(lay.pet(scan), img, world.recon_grid, frame_duration_s=60.0 * frames.meta[0]["frame_duration_min"])
         write_sidecar(lay.pet(scan, ".json"), _sidecar(sc, starts, ends, dcf, iso))
-        vois = voi_labels(ph, sc["analysis"]["voi"])
+        vois = voi_labels(ph, sc.analysis.voi)
         present = set(np.unique(vois).tolist())  # a "core" VOI can be empty for a thin structure
         tacs = extract_tacs(img, vois, {i: n for i, n in names_by_id.items() if i in present})
         if len(frames) > 1:
@@ -327,36 +330,36 @@ def _reconstruct(out_dir, force: bool, quiet: bool) -> RunLayout:
     return lay
 
 
-def _sidecar(sc: dict, starts, ends, dcf, iso) -> dict:
+def _sidecar(sc: Scenario, starts, ends, dcf, iso) -> dict:
     from petsim.kinetics import load_tracer
 
-    rec = sc["recon"]
-    algo = rec["algorithm"].upper()
-    rebin = rec["rebin"].upper() if sc["scanner"]["mode"] == "3d" and rec["rebin"] != "none" else ("2D" if sc["scanner"]["mode"] == "2d" else "3D")
+    rec = sc.recon
+    algo = rec.algorithm.upper()
+    rebin = rec.rebin.upper() if sc.scanner.mode == "3d" and rec.rebin != "none" else ("2D" if sc.scanner.mode == "2d" else "3D")
     labels, units, values = [], [], []
     if algo in ("OSEM", "MAP", "MLEM"):
-        labels, units, values = ["subsets", "iterations"], ["none", "none"], [1 if algo == "MLEM" else rec["subsets"], rec["iterations"]]
+        labels, units, values = ["subsets", "iterations"], ["none", "none"], [rec.effective_subsets, rec.iterations]
     if algo == "MAP":
-        labels.append("beta"); units.append("none"); values.append(rec["beta"])
-    prot = sc["protocol"]
-    mode = {"bolus": "bolus", "bolus_plus_infusion": "bolus-infusion"}[prot["input"]]
+        labels.append("beta"); units.append("none"); values.append(rec.beta)
+    prot = sc.protocol
+    mode = {"bolus": "bolus", "bolus_plus_infusion": "bolus-infusion"}[prot.input]
     # Carson et al. (JCBFM 1993): K_bol min worth of infusion as the bolus, the rest infused over infusion_min
-    infused = prot["dose_mbq"] * prot["infusion_min"] / (prot["k_bol_min"] + prot["infusion_min"])
-    tracer = load_tracer(sc["tracer"]["name"]) if sc["kind"] == "dynamic" else None
-    mass = tracer.injected_mass_ug(prot["dose_mbq"]) if tracer else math.nan
+    infused = prot.dose_mbq * prot.infusion_min / (prot.k_bol_min + prot.infusion_min)
+    tracer = load_tracer(sc.tracer.name) if sc.kind == "dynamic" else None
+    mass = tracer.injected_mass_ug(prot.dose_mbq) if tracer else math.nan
     sa = tracer.specific_activity_gbq_per_umol if tracer else math.inf
-    post = rec["post_filter_fwhm_mm"]
+    post = rec.post_filter_fwhm_mm
     return pet_sidecar(
-        tracer_name=sc["tracer"]["name"], radionuclide=iso.name.replace("-", ""), injected_mbq=prot["dose_mbq"],
+        tracer_name=sc.tracer.name, radionuclide=iso.name.replace("-", ""), injected_mbq=prot.dose_mbq,
         mode_of_administration=mode, frame_starts_min=starts, frame_ends_min=ends, decay_correction_factors=dcf,
         recon_method=f"{rebin} {algo}", recon_parameter_labels=labels, recon_parameter_units=units,
         recon_parameter_values=values, recon_filter_type="Gaussian" if post else "none", recon_filter_size_mm=post or 0.0,
-        attenuation_correction="simulated mu-map (known exactly)" if sc["physics"]["attenuation"] else "none",
-        model_name=sc["scanner"]["name"], injected_volume_ml=prot["injected_volume_ml"],
-        infusion_mbq=infused if mode == "bolus-infusion" else None, infusion_min=prot["infusion_min"],
+        attenuation_correction="simulated mu-map (known exactly)" if sc.physics.attenuation else "none",
+        model_name=sc.scanner.name, injected_volume_ml=prot.injected_volume_ml,
+        infusion_mbq=infused if mode == "bolus-infusion" else None, infusion_min=prot.infusion_min,
         molar_activity_gbq_per_umol=sa if math.isfinite(sa) else None,
         injected_mass_ug=mass if math.isfinite(mass) else None,
-        extra={"petsimScenario": sc["name"],
+        extra={"petsimScenario": sc.name,
                **({"TracerMolecularWeight": tracer.molecular_weight_g_per_mol, "TracerMolecularWeightUnits": "g/mol"}
                   if tracer and math.isfinite(tracer.molecular_weight_g_per_mol) else {})},
     )
@@ -369,12 +372,12 @@ def fit_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
 
 
 def _fit(out_dir, force: bool, quiet: bool) -> RunLayout:
-    from petsim.modeling import read_tac_table
+    from petsim.modeling import get_model, read_tac_table
 
     lay, scenario, key, todo = _begin_stage(out_dir, "fit", force, quiet)
     if not todo:
         return lay
-    if scenario["kind"] == "static":
+    if scenario.kind == "static":
         from petsim.pipeline.static import recovery_rows
 
         recon = read_tsv(lay.deriv("recon", "tacs"))[0]
@@ -386,7 +389,7 @@ def _fit(out_dir, force: bool, quiet: bool) -> RunLayout:
         return lay
     truth_rows = read_tsv(lay.deriv("truth", "bp"))
     regions = regions_to_report(scenario, truth_rows)
-    rows = []
+    rows, curves = [], []
     # The same models on three sets of TACs of each scan: the reconstruction (what a study sees), the
     # noise-free truth (bias of the model alone), and the noise-free truth without blood volume.
     sources = (("recon", ""), ("noisefree", "-noisefree"), ("noisefreenovb", "-noisefree-novb"))
@@ -394,11 +397,16 @@ def _fit(out_dir, force: bool, quiet: bool) -> RunLayout:
         for desc, tag in sources:
             path = lay.deriv(desc, "tacs", scan)
             if path.is_file():
-                # lp-ntPET's Monte Carlo test is slow and its truth is a timing, not a bias: fitted to the scans only
-                skip = ("lpntpet",) if tag else ()
-                rows += estimate_rows(scan + tag, fit_scan(read_tac_table(path), scenario, regions, skip))
+                # a release test (lp-ntPET) is slow and its truth is a timing, not a bias: fitted to the scans only
+                skip = tuple(m for m in scenario.analysis.models if get_model(m).detects_release) if tag else ()
+                table = read_tac_table(path)
+                results = fit_scan(table, scenario, regions, skip)
+                rows += estimate_rows(scan + tag, results)
+                if not tag:
+                    curves += fitted_rows(scan, results, table)
     write_tsv(lay.deriv("estimates", "bp"), rows)
-    windows = scenario["analysis"]["windows"]
+    write_tsv(lay.deriv("fitted", "tacs"), curves)
+    windows = scenario.analysis.windows
 
     def compare(tag):
         chosen = [{**r, "scan": r["scan"][: len(r["scan"]) - len(tag)] if tag else r["scan"]} for r in rows
@@ -428,9 +436,9 @@ def _fit(out_dir, force: bool, quiet: bool) -> RunLayout:
 def _parametric_maps(lay: RunLayout, scenario, quiet: bool) -> None:
     """Voxelwise BP_ND of the scan with release (whole scan), inside the brain, next to the truth map."""
     from petsim.io import read_nifti
-    from petsim.modeling import bfsrtm_map, logan_ref_map, mrtm2_map, read_tac_table
+    from petsim.modeling import get_map, read_tac_table
 
-    methods = scenario["analysis"]["maps"]
+    methods = scenario.analysis.maps
     if not methods:
         return
     img, grid = read_nifti(lay.pet("release"))
@@ -438,16 +446,11 @@ def _parametric_maps(lay: RunLayout, scenario, quiet: bool) -> None:
     tissue = {r["index"]: r["tissue"] for r in read_tsv(lay.deriv_dir / f"{lay.sub}_dseg.tsv")}
     mask = np.isin(labels, [i for i, t in tissue.items() if t in ("grey", "white")])
     table = read_tac_table(lay.deriv("recon", "tacs"))
-    ref = table.reference(scenario["analysis"]["reference"])
+    an = scenario.analysis
+    ref = table.reference(an.reference if isinstance(an.reference, str) else list(an.reference))
     start, end = table.frame_start_min, table.frame_end_min
-    an = scenario["analysis"]
     for method in methods:
-        if method == "bfsrtm":
-            maps = bfsrtm_map(img, ref, start, end, mask=mask, progress=not quiet)
-        elif method == "mrtm2":
-            maps = mrtm2_map(img, ref, start, end, mask=mask, t_star_min=an["t_star_min"], progress=not quiet)
-        else:
-            maps = logan_ref_map(img, ref, start, end, an["t_star_min"], mask=mask, progress=not quiet)
+        maps = get_map(method).compute(img, ref, start, end, mask=mask, t_star_min=an.t_star_min, progress=not quiet)
         bp = np.where(mask, np.nan_to_num(maps["BP_ND"], nan=0.0), 0.0).astype(np.float32)
         write_nifti(lay.deriv_dir / f"{lay.sub}_desc-{method.replace('_', '')}_bp.nii.gz", bp, grid)
 

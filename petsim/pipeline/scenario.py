@@ -3,26 +3,24 @@
 Every key has a documented default (:data:`SCHEMA`); unknown keys, values of
 the wrong type (no silent conversion), numbers that are not finite or lie
 outside :data:`RANGES`, and unknown or repeated names are errors that name the
-key and what is allowed. The fully
-resolved scenario (every default filled in) is written beside the outputs so
-a run can be repeated exactly.
+key and what is allowed. :func:`resolve` does every check once and returns the
+typed :class:`~petsim.core.scenario_types.Scenario` (frozen dataclasses, one per
+section) that every stage reads by attribute. The fully resolved scenario
+(every default filled in, :meth:`Scenario.to_toml`) is written beside the
+outputs so a run can be repeated exactly.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import json
 import math
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from petsim.core.scenario_types import Scenario, _toml_value, dumps_toml  # noqa: F401 (re-exported)
+from petsim.core.toml import load_toml
 
 
 class ScenarioError(ValueError):
@@ -72,6 +70,8 @@ SCHEMA: dict = {
         "attenuation": (True, bool, None, "attenuation in the data and its model"),
         "scatter": (True, bool, None, "scatter in the data and its model"),
         "scatter_fraction": (None, _NUM, None, "scatter fraction; default: the scanner's for the mode (HR+ 0.35 in 3D, 0.24 in 2D)"),
+        "sensitivity_cps_per_bq_ml": (None, _NUM, None, "unscattered-trues sensitivity for a 20 cm water cylinder (cps per Bq/mL); default: the scanner's published figure for the mode (HR+ 26.4 in 3D, 5.85 in 2D)"),
+        "dead_time_50pct_rate_cps": (None, _NUM, None, "trues + scatter rate at which dead time loses half the events (cps); default: the scanner's published figure for the mode (HR+ 500 kcps in 3D, 286 kcps in 2D)"),
         "randoms": (True, bool, None, "randoms in the data and its model"),
         "normalisation": (True, bool, None, "crystal efficiencies in the data and its model"),
         "crystal_efficiency_sd": (0.05, _NUM, None, "relative SD of crystal efficiencies"),
@@ -110,9 +110,6 @@ SCHEMA: dict = {
         "voi": ("labels", str, ("labels", "core"), "VOIs for the TACs: every labelled voxel, or only voxels at least 90% inside the region"),
     },
 }
-
-#: Voxelwise BP_ND methods (petsim.modeling): basis-function SRTM, MRTM2 and Logan reference maps.
-MAP_METHODS = ("bfsrtm", "mrtm2", "logan_ref")
 
 RELEASE_SCHEMA: dict = {
     "regions": (None, list, None, "regions where the release happens (names, or a structure for both sides)"),
@@ -191,6 +188,8 @@ RANGES: dict = {
     "scanner.view_mashing": _COUNT,
     "scanner.n_radial": _COUNT,
     "physics.scatter_fraction": Range(0.0, 1.0, open_high=True),
+    "physics.sensitivity_cps_per_bq_ml": Range(0.0, 1e4, open_low=True, unit="cps per Bq/mL"),
+    "physics.dead_time_50pct_rate_cps": Range(0.0, 1e9, open_low=True, unit="cps"),
     "physics.crystal_efficiency_sd": Range(0.0, 0.5, open_high=True),
     "physics.psf_fwhm_mm": _FWHM,
     "physics.sim_oversampling": Range(1, 8),
@@ -330,33 +329,8 @@ def _resolve_table(prefix: str, given, schema: dict, rule: str | None = None) ->
     return out
 
 
-@dataclass(frozen=True)
-class Scenario:
-    """A fully resolved scenario: ``data`` holds every section with every default filled in."""
-
-    data: dict
-    source: str = "<dict>"
-
-    def __getitem__(self, section):
-        return self.data[section]
-
-    @property
-    def name(self) -> str:
-        return self.data["name"]
-
-    @property
-    def seed(self) -> int:
-        return self.data["seed"]
-
-    def to_toml(self) -> str:
-        return dumps_toml(self.data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.data, indent=2, sort_keys=True)
-
-
 def resolve(raw: dict, source: str = "<dict>") -> Scenario:
-    """Validate a raw scenario dictionary and fill in every default.
+    """Validate a raw scenario dictionary, fill in every default, and return the typed scenario.
 
     Every key is checked for its type (no silent conversion: ``24.9`` is not an integer and
     ``true`` is not a number), every number for being finite and within :data:`RANGES`, and the
@@ -382,7 +356,7 @@ def resolve(raw: dict, source: str = "<dict>") -> Scenario:
     data["releases"] = [_resolve_release(i, rel) for i, rel in enumerate(releases)]
     data["static"] = _resolve_table("static", raw.get("static", {}), STATIC_SCHEMA)
     _check_consistency(data)
-    return Scenario(data, source)
+    return Scenario.from_dict(data, source)
 
 
 def _resolve_release(i: int, rel) -> dict:
@@ -457,13 +431,13 @@ def _check_frames(durations):
 
 def _check_analysis(an: dict):
     """Model and map names known and unique, windows given, named uniquely and in order, a reference named."""
-    from petsim.modeling.fitting import MODELS, WEIGHTS
+    from petsim.modeling import MAPS, MODELS, WEIGHTS
 
-    _check_names("analysis.models", an["models"], MODELS, required=True)
+    _check_names("analysis.models", an["models"], tuple(MODELS), required=True)
     if an["weights"] not in WEIGHTS:
         raise ScenarioError(f"analysis.weights = {an['weights']!r} is not allowed{did_you_mean(an['weights'], WEIGHTS)}; "
                             f"choose one of {', '.join(WEIGHTS)}")
-    _check_names("analysis.maps", an["maps"], MAP_METHODS)
+    _check_names("analysis.maps", an["maps"], tuple(MAPS))
     _check_names("analysis.regions", an["regions"])
     ref = an["reference"]
     if isinstance(ref, list):
@@ -524,17 +498,8 @@ def load_scenario(source) -> Scenario:
 
 def _read_toml(path: Path) -> dict:
     """The parsed file; every failure (encoding, syntax, nesting too deep to parse) as a ScenarioError naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not an error
-    except UnicodeDecodeError as err:
-        raise ScenarioError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save the file as UTF-8") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(f"{path}: not valid TOML: {err}") from None
-    except RecursionError:
-        raise ScenarioError(f"{path}: {_deepest_key(text)} nests arrays or tables too deeply to read; "
-                            "no scenario key needs more than 2 levels") from None
+    return load_toml(path, error=ScenarioError, too_deep=lambda text: (
+        f"{_deepest_key(text)} nests arrays or tables too deeply to read; no scenario key needs more than 2 levels"))
 
 
 def _has_values(raw: dict) -> bool:
@@ -578,34 +543,6 @@ def shipped_scenario_path(name: str):
 
     candidate = files("petsim.data").joinpath("scenarios", f"{name}.toml")
     return Path(str(candidate)) if candidate.is_file() else None
-
-
-def _toml_value(v) -> str:
-    """One value in TOML (the subset scenarios use)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items() if x is not None) + " }"
-    raise TypeError(f"cannot write {v!r} as TOML")
-
-
-def dumps_toml(data: dict) -> str:
-    """Write a resolved scenario as TOML (the subset of TOML scenarios use)."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict) and k != "releases"]
-    for section, table in data.items():
-        if isinstance(table, dict):
-            lines.append(f"\n[{section}]")
-            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None)
-    for rel in data.get("releases", []):
-        lines.append("\n[[releases]]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in rel.items() if v is not None)
-    return "\n".join(lines) + "\n"
 
 
 def describe_schema() -> str:

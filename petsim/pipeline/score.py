@@ -29,13 +29,7 @@ def _read_table(path) -> list[dict]:
         raise FileNotFoundError(f"no such estimates table: {path}")
     text = path.read_text(encoding="utf-8")
     if "\t" not in text.splitlines()[0] and "," in text.splitlines()[0]:
-        import csv
-
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        from petsim.io.tsv import _parse
-
-        return [{k: _parse(v) for k, v in r.items()} for r in rows]
+        return read_tsv(path, delimiter=",")  # a CSV table (other tools write those)
     return read_tsv(path)
 
 
@@ -78,7 +72,7 @@ def score_estimates(estimates_path, run_dir, region_column="region", bp_column="
         if col not in rows[0]:
             raise KeyError(f"{estimates_path}: no column {col!r}; columns are {', '.join(rows[0])} (name them with --region-column/--bp-column)")
     truth_rows = read_tsv(lay.deriv("truth", "bp"))
-    windows = [w["name"] for w in scenario["analysis"]["windows"]]
+    windows = [w.name for w in scenario.analysis.windows]
     base_w = window or windows[0]
     if base_w not in windows:
         raise ValueError(f"window {base_w!r} is not one of the scenario's windows {windows}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +29,10 @@ def active_regions(phantom) -> list[str]:
 def subject_tracer(tracer, names, subject: dict | None):
     """The tracer table of one subject: ``subject = {"k1_scale": f, "bp_nd_scale": {region: g}}``.
 
-    K1 and k2 are scaled together (blood flow changes, V_ND = K1/k2 does not);
-    k3, hence BP_ND = k3/k4, is scaled per region (a region may be a structure
-    name standing for both sides).
+    The one interpretation of a subject's kinetics, for image mode, in-memory runs and TAC-mode
+    studies alike. K1 and k2 are scaled together (blood flow changes, V_ND = K1/k2 does not);
+    k3, hence BP_ND = k3/k4, is scaled per region (a region may be a structure name standing for
+    both sides). ``names`` are the regions simulated.
     """
     if not subject:
         return tracer
@@ -53,34 +52,61 @@ def subject_tracer(tracer, names, subject: dict | None):
     return tracer
 
 
+def regional_kinetics(scenario, names, frames, subject: dict | None = None, releases=None,
+                      blood_volume: bool | None = None, tracer=None, inp=None):
+    """Noise-free kinetics of regions ``names`` (with and without release): the one kinetics of a scenario.
+
+    Image mode (:func:`simulate_kinetics`, over the phantom's regions) and TAC-mode studies (over the
+    regions they fit) both call it, so that the same subject has the same TACs in both.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    names : sequence of str
+        Regions to simulate.
+    frames : FrameSchedule
+    subject : dict, optional
+        ``{"k1_scale": f, "bp_nd_scale": {region: g}}``, see :func:`subject_tracer`.
+    releases : sequence of Release, optional
+        Default: the scenario's (:func:`~petsim.pipeline.world.make_releases` over ``names``).
+    blood_volume : bool, optional
+        False sets vB = 0; default: the scenario's ``tracer.blood_volume``.
+    tracer, inp : optional
+        The scenario's tracer table and plasma input when the caller holds them already (a cache).
+    """
+    from petsim.kinetics import load_tracer, simulate
+
+    base = load_tracer(scenario.tracer.name) if tracer is None else tracer
+    tracer = subject_tracer(base, names, subject)
+    if not (scenario.tracer.blood_volume if blood_volume is None else blood_volume):
+        tracer = tracer.with_changes(vB=0.0)
+    if releases is None:
+        releases = make_releases(scenario, names)
+    inp = plasma_input(scenario) if inp is None else inp
+    return simulate(names, tracer, inp, frames, releases=releases, isotope=scenario.tracer.isotope)
+
+
 def simulate_kinetics(world: World, subject: dict | None = None, blood_volume: bool | None = None):
-    """Kinetics of every region with and without release.
+    """Kinetics of every region of the phantom with and without release (:func:`regional_kinetics`).
 
     ``blood_volume=False`` sets vB = 0 (default: the scenario's ``tracer.blood_volume``); its
     noise-free TACs isolate the bias that the blood volume causes.
     """
-    from petsim.kinetics import load_tracer, simulate
-
-    sc = world.scenario
     names = active_regions(world.phantom_recon)
-    tracer = subject_tracer(load_tracer(sc["tracer"]["name"]), names, subject)
-    if not (sc["tracer"]["blood_volume"] if blood_volume is None else blood_volume):
-        tracer = tracer.with_changes(vB=0.0)
-    releases = make_releases(sc, names)
-    return simulate(names, tracer, plasma_input(sc), world.frames, releases=releases, isotope=sc["tracer"]["isotope"])
+    return regional_kinetics(world.scenario, names, world.frames, subject, blood_volume=blood_volume)
 
 
 def truth_of(world: World, res, with_blood_free: bool = True) -> Truth:
     sc = world.scenario
     rows = []
-    for w in sc["analysis"]["windows"]:
-        for row in res.truth_table(window_min=(w["start_min"], w["end_min"])):
-            rows.append({"window": w["name"], "start_min": w["start_min"], "end_min": w["end_min"], **row})
+    for w in sc.analysis.windows:
+        for row in res.truth_table(window_min=(w.start_min, w.end_min)):
+            rows.append({"window": w.name, "start_min": w.start_min, "end_min": w.end_min, **row})
     noisefree = {
         "release": {r: res.frame_mean(r) for r in res.region_names},
         "control": {r: res.frame_mean(r, control=True) for r in res.region_names},
     }
-    if sc["tracer"]["blood_volume"] and with_blood_free:
+    if sc.tracer.blood_volume and with_blood_free:
         novb = simulate_kinetics(world, blood_volume=False)
         noisefree["release-novb"] = {r: novb.frame_mean(r) for r in novb.region_names}
         noisefree["control-novb"] = {r: novb.frame_mean(r, control=True) for r in novb.region_names}
@@ -128,7 +154,7 @@ def simulate_scans(world: World, res, seed: int, sink, progress: bool = True, gr
     model = acquisition_model(world, progress) if model is None else model
     proj = model.project_basis(_LazyBasis(ph, [names for names, _ in groups]))
     streams = np.random.SeedSequence(seed).spawn(len(SCANS))
-    has_control = groups[0][1].shape[0] > 1 and sc["analysis"]["control"] and sc["releases"]
+    has_control = groups[0][1].shape[0] > 1 and sc.analysis.control and sc.releases
     want = ["release"] + (["control"] if has_control else [])
     singles_scale = None
     for i, scan in enumerate(SCANS):
@@ -136,7 +162,7 @@ def simulate_scans(world: World, res, seed: int, sink, progress: bool = True, gr
             continue
         integrals = np.stack([g[1][i] for g in groups])
         for fr in iter_frames(model, proj, integrals, world.frames, rng=np.random.default_rng(streams[i]),
-                              noise=sc["physics"]["noise"], progress=progress, singles_scale=singles_scale):
+                              noise=sc.physics.noise, progress=progress, singles_scale=singles_scale):
             if singles_scale is None:
                 singles_scale = fr.info.get("singles_scale")
             sink(scan, fr)
@@ -157,32 +183,42 @@ class _LazyBasis:
 
 
 def physics_of(sc):
-    """:class:`ScanPhysics` of a scenario. On the HR+ the sensitivity, scatter fraction, dead time and
-    resolution follow the acquisition mode (2D or 3D; Brix et al. 1997) unless the scenario sets them."""
+    """:class:`ScanPhysics` of a scenario: the scanner preset's published figures for the acquisition mode
+    (sensitivity, scatter fraction, dead time, resolution; see
+    :data:`petsim.acquisition.constants.PUBLISHED_FIGURES`), each replaced by the scenario's value where it
+    sets one. A preset without published figures for the mode needs all four in the scenario.
+
+    Raises
+    ------
+    ScenarioError
+        naming the physics keys to set when the preset has no figures for the mode.
+    """
     from petsim.acquisition import ScanPhysics
-    from petsim.acquisition.constants import hrplus_figures, resolution_fwhm_mm
+    from petsim.acquisition.constants import published_figures, resolution_fwhm_mm
+    from petsim.pipeline.scenario import ScenarioError
+    from petsim.scanner import preset_key
 
-    p = sc["physics"]
-    mode_figures = {}
-    psf = p["psf_fwhm_mm"]
-    psf = "default" if psf is None else (tuple(psf) if psf else None)
-    from petsim.scanner import get_scanner
-
-    # the preset, not the spelling: "HR+" and "ecat962" are the HR+ too
-    if get_scanner(sc["scanner"]["name"]).name == get_scanner("hrplus").name:
-        fig = hrplus_figures(sc["scanner"]["mode"])
-        mode_figures = {k: fig[k] for k in ("sensitivity_cps_per_bq_ml", "scatter_fraction", "dead_time_50pct_rate_cps")}
-        if psf == "default":
-            psf = resolution_fwhm_mm(fig["fwhm_mm"], isotope=sc["tracer"]["isotope"])
+    p = sc.physics
+    given = {"sensitivity_cps_per_bq_ml": p.sensitivity_cps_per_bq_ml, "scatter_fraction": p.scatter_fraction,
+             "dead_time_50pct_rate_cps": p.dead_time_50pct_rate_cps}
+    fig = published_figures(preset_key(sc.scanner.name), sc.scanner.mode)
+    if fig is None:
+        missing = [f"physics.{k}" for k, v in given.items() if v is None] + (
+            ["physics.psf_fwhm_mm"] if p.psf_fwhm_mm is None else [])
+        if missing:
+            raise ScenarioError(
+                f"scanner.name = {sc.scanner.name!r}: petsim holds no published count-rate figures for this scanner "
+                f"in {sc.scanner.mode.upper()} mode; set {', '.join(missing)} from its NEMA performance paper "
+                "(petsim will not borrow another scanner's)")
+        fig = {}
+    mode_figures = {k: (fig[k] if v is None else v) for k, v in given.items()}
+    psf = p.psf_fwhm_mm
+    if psf is None:  # the scanner's published resolution, with the positron range of the isotope
+        psf = resolution_fwhm_mm(fig["fwhm_mm"], isotope=sc.tracer.isotope)
     else:
-        warnings.warn(f"scanner {sc['scanner']['name']!r}: petsim holds no published count-rate figures for it, so "
-                      "its sensitivity, scatter fraction, dead time and resolution are the HR+'s in 3D mode "
-                      "(Brix et al. 1997); set physics.scatter_fraction and physics.psf_fwhm_mm for your scanner",
-                      UserWarning, stacklevel=2)
-    if p["scatter_fraction"] is not None:
-        mode_figures["scatter_fraction"] = p["scatter_fraction"]
+        psf = tuple(psf) if psf else None
     return ScanPhysics(
-        attenuation=p["attenuation"], scatter=p["scatter"], randoms=p["randoms"], normalisation=p["normalisation"],
-        crystal_efficiency_sd=p["crystal_efficiency_sd"], psf_fwhm_mm=psf, dead_time=p["dead_time"],
-        noise=p["noise"], seed=sc["seed"], **mode_figures,
+        attenuation=p.attenuation, scatter=p.scatter, randoms=p.randoms, normalisation=p.normalisation,
+        crystal_efficiency_sd=p.crystal_efficiency_sd, psf_fwhm_mm=psf, dead_time=p.dead_time,
+        noise=p.noise, seed=sc.seed, **mode_figures,
     )

@@ -16,7 +16,7 @@ from petsim.pipeline.world import World, expand_regions
 
 def static_activities(world: World) -> dict:
     """``{region: Bq/mL}`` at the frame start; a structure name stands for both sides."""
-    given = world.scenario["static"]["activity_bq_ml"]
+    given = world.scenario.static.activity_bq_ml
     if not given:
         raise ScenarioError("static.activity_bq_ml must give the activity of at least one region (Bq/mL)")
     names = [r.name for r in world.phantom_recon.regions]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -17,21 +18,21 @@ from petsim.pipeline.scenario import Scenario, ScenarioError, did_you_mean
 
 
 def recon_grid(scenario: Scenario) -> Grid:
-    rec = scenario["recon"]
-    return Grid(tuple(int(n) for n in rec["shape"]), tuple(float(v) for v in rec["voxel_size_mm"]))
+    rec = scenario.recon
+    return Grid(tuple(int(n) for n in rec.shape), tuple(float(v) for v in rec.voxel_size_mm))
 
 
 def simulation_grid(scenario: Scenario) -> Grid:
     """The finer grid the data are simulated on (no inverse crime): ``sim_oversampling`` x finer per axis."""
     g = recon_grid(scenario)
-    k = int(scenario["physics"]["sim_oversampling"])
+    k = int(scenario.physics.sim_oversampling)
     return Grid(tuple(n * k for n in g.shape), tuple(d / k for d in g.voxel_size_mm))
 
 
 def load_phantom(scenario: Scenario, grid: Grid):
     from petsim.phantom import Phantom, load
 
-    name = scenario["phantom"]["name"]
+    name = scenario.phantom.name
     if is_label_image(name):
         user = Phantom.from_nifti(name, label_table(scenario))
         return user.resample(grid) if hasattr(user, "resample") else user
@@ -45,24 +46,26 @@ def is_label_image(name: str) -> bool:
 
 def label_table(scenario: Scenario) -> str:
     """``phantom.table``: the region table a label-image phantom needs."""
-    table = scenario["phantom"]["table"]
+    table = scenario.phantom.table
     if not table:
-        raise ScenarioError(f"phantom.name {scenario['phantom']['name']!r} is a label image: phantom.table must name its region table (TSV)")
+        raise ScenarioError(f"phantom.name {scenario.phantom.name!r} is a label image: phantom.table must name its region table (TSV)")
     return table
 
 
 def frame_schedule(scenario: Scenario):
+    """The scan's frames: ``frames.durations_min``, else ``frames.preset`` (one frame of
+    ``static.duration_min`` for a static scan); the one builder of every mode."""
     from petsim.frames import FrameSchedule, get_schedule
 
-    fr = scenario["frames"]
-    if scenario["kind"] == "static":
-        d = float(scenario["static"]["duration_min"])
+    fr = scenario.frames
+    if scenario.kind == "static":
+        d = float(scenario.static.duration_min)
         if d <= 0:
             raise ScenarioError(f"static.duration_min must be positive, got {d}")
         return FrameSchedule(np.array([0.0]), np.array([d]))
-    if fr["durations_min"]:
-        return FrameSchedule.from_durations(np.asarray(fr["durations_min"], dtype=float))
-    return get_schedule(fr["preset"])
+    if fr.durations_min:
+        return FrameSchedule.from_durations(np.asarray(fr.durations_min, dtype=float))
+    return get_schedule(fr.preset)
 
 
 def expand_regions(names, available, key: str) -> list[str]:
@@ -88,50 +91,74 @@ def _with_structures(names) -> list[str]:
     return sorted(set(names) | {n[:-2] for n in names if n.endswith(("_l", "_r"))})
 
 
-def make_releases(scenario: Scenario, region_names):
-    """Release objects of the scenario (their timing was checked by :func:`validate`)."""
+#: Largest release magnitude a study draws for a subject. The log-normal spread of a study's release
+#: magnitudes (``release_log_sd``) can push a drawn magnitude to or past full occupancy, which the
+#: kinetics cannot take; only such a drawn value is clamped. A scenario's own ``magnitude`` is never
+#: clamped: the resolver refuses one >= 1.
+MAX_DRAWN_MAGNITUDE = 0.99
+
+
+def drawn_magnitude(magnitude: float, scale: float = 1.0) -> float:
+    """A subject's release magnitude, ``magnitude x scale``, clamped at :data:`MAX_DRAWN_MAGNITUDE` when
+    ``scale`` (the subject's drawn factor) is not 1; ``magnitude`` itself when it is."""
+    if scale == 1.0:
+        return magnitude
+    return min(magnitude * scale, MAX_DRAWN_MAGNITUDE)
+
+
+def make_releases(scenario: Scenario, region_names, magnitude_scale: float = 1.0, magnitude: float | None = None):
+    """Release objects of the scenario (their timing was checked by :func:`validate`): the one release
+    builder of image mode, in-memory runs and TAC-mode studies.
+
+    Each release's regions are resolved in ``region_names`` (a structure name stands for both sides).
+    ``magnitude`` (a study's effect size) replaces every release's own, and ``magnitude_scale`` (a
+    subject's drawn factor) multiplies it, see :func:`drawn_magnitude`; the defaults leave the
+    scenario's releases as they are.
+    """
     from petsim.kinetics import GammaRelease, StepRelease
 
     releases = []
-    for i, rel in enumerate(scenario["releases"]):
-        regions = expand_regions(rel["regions"], region_names, f"releases[{i}].regions")
-        if rel["profile"] == "step":
-            releases.append(StepRelease(regions=regions, onset_min=rel["onset_min"], magnitude=rel["magnitude"], end_min=rel["end_min"]))
+    for i, rel in enumerate(scenario.releases):
+        regions = expand_regions(rel.regions, region_names, f"releases[{i}].regions")
+        mag = drawn_magnitude(rel.magnitude if magnitude is None else magnitude, magnitude_scale)
+        if rel.profile == "step":
+            releases.append(StepRelease(regions=regions, onset_min=rel.onset_min, magnitude=mag, end_min=rel.end_min))
         else:
             releases.append(
-                GammaRelease(regions=regions, onset_min=rel["onset_min"], peak_min=rel["peak_min"], alpha=rel["alpha"], magnitude=rel["magnitude"])
+                GammaRelease(regions=regions, onset_min=rel.onset_min, peak_min=rel.peak_min, alpha=rel.alpha, magnitude=mag)
             )
     return releases
 
 
 def plasma_input(scenario: Scenario):
+    """The plasma input the scenario's ``[protocol]`` describes (the one builder of every mode)."""
     from petsim.kinetics import PlasmaInput
 
-    p = scenario["protocol"]
-    if p["input"] == "bolus":
-        return PlasmaInput.bolus(dose_mbq=p["dose_mbq"])
-    return PlasmaInput.bolus_plus_infusion(dose_mbq=p["dose_mbq"], k_bol_min=p["k_bol_min"], infusion_min=p["infusion_min"])
+    p = scenario.protocol
+    if p.input == "bolus":
+        return PlasmaInput.bolus(dose_mbq=p.dose_mbq)
+    return PlasmaInput.bolus_plus_infusion(dose_mbq=p.dose_mbq, k_bol_min=p.k_bol_min, infusion_min=p.infusion_min)
 
 
 def scanner_and_layout(scenario: Scenario):
     from petsim.scanner import get_scanner
 
-    s = scenario["scanner"]
-    scanner = get_scanner(s["name"])
-    if s["mode"] == "3d":
-        layout = scanner.layout_3d(span=s["span"], max_ring_diff=s["max_ring_diff"], **_layout_options(s))
+    s = scenario.scanner
+    scanner = get_scanner(s.name)
+    if s.mode == "3d":
+        layout = scanner.layout_3d(span=s.span, max_ring_diff=s.max_ring_diff, **_layout_options(s))
     else:
         layout = layout_2d_for(scenario, scanner)
     return scanner, layout
 
 
 def _layout_options(s: dict) -> dict:
-    return {"view_mashing": s["view_mashing"], **({"n_radial": s["n_radial"]} if s["n_radial"] else {})}
+    return {"view_mashing": s.view_mashing, **({"n_radial": s.n_radial} if s.n_radial else {})}
 
 
 def layout_2d_for(scenario: Scenario, scanner):
     """The 2D (direct + cross planes) layout of the scenario's scanner: the target of rebinning."""
-    return scanner.layout_2d(cross_planes=True, **_layout_options(scenario["scanner"]))
+    return scanner.layout_2d(cross_planes=True, **_layout_options(scenario.scanner))
 
 
 def validate(scenario: Scenario) -> None:
@@ -152,7 +179,7 @@ def validate(scenario: Scenario) -> None:
     _check_recon_layout(world)
     fs = _checked_frames(scenario)
     names = phantom_region_names(scenario)
-    if scenario["kind"] == "static":
+    if scenario.kind == "static":
         _check_static(scenario, names)
     else:
         _check_dynamic(scenario, names, fs)
@@ -163,22 +190,22 @@ def _check_scanner(scenario: Scenario) -> None:
     from petsim.pipeline.simulate import physics_of
     from petsim.scanner import available_scanners, get_scanner
 
-    s = scenario["scanner"]
+    s = scenario.scanner
     try:
-        scanner = get_scanner(s["name"])
+        scanner = get_scanner(s.name)
     except ValueError:
-        raise ScenarioError(f"scanner.name: unknown scanner {s['name']!r}{did_you_mean(s['name'], available_scanners())}; "
+        raise ScenarioError(f"scanner.name: unknown scanner {s.name!r}{did_you_mean(s.name, available_scanners())}; "
                             f"available: {', '.join(available_scanners())}") from None
     half = scanner.n_crystals_per_ring // 2
-    if half % s["view_mashing"]:
-        raise ScenarioError(f"scanner.view_mashing = {s['view_mashing']} must divide the {half} views of {scanner.name}; "
+    if half % s.view_mashing:
+        raise ScenarioError(f"scanner.view_mashing = {s.view_mashing} must divide the {half} views of {scanner.name}; "
                             f"use one of {_divisors(half)}")
-    if s["mode"] == "3d" and s["span"] % 2 == 0:
-        raise ScenarioError(f"scanner.span = {s['span']} must be odd (1, 3, 5, ...)")
-    if s["mode"] == "3d" and s["max_ring_diff"] > scanner.n_rings - 1:
-        raise ScenarioError(f"scanner.max_ring_diff = {s['max_ring_diff']} is more than {scanner.name} allows "
+    if s.mode == "3d" and s.span % 2 == 0:
+        raise ScenarioError(f"scanner.span = {s.span} must be odd (1, 3, 5, ...)")
+    if s.mode == "3d" and s.max_ring_diff > scanner.n_rings - 1:
+        raise ScenarioError(f"scanner.max_ring_diff = {s.max_ring_diff} is more than {scanner.name} allows "
                             f"({scanner.n_rings} rings: at most {scanner.n_rings - 1})")
-    n, bin_mm = s["n_radial"] or scanner.n_radial, scanner.radial_bin_mm
+    n, bin_mm = s.n_radial or scanner.n_radial, scanner.radial_bin_mm
     most = math.ceil(2 * scanner.ring_radius_mm / bin_mm) - 1
     cylinder_mm = physics_of(scenario).calibration_cylinder_mm[0]  # the sensitivity is calibrated on it
     least = math.ceil(cylinder_mm / bin_mm) + 1
@@ -192,19 +219,19 @@ def _check_recon_layout(world: "World") -> None:
     """Subsets that divide the views of the sinogram reconstructed, and FBP only on 2D data of the grid's planes."""
     from petsim.pipeline.reconstruct import rebin_method
 
-    rec = world.scenario["recon"]
+    rec = world.scenario.recon
     try:
         layout = layout_2d_for(world.scenario, world.scanner) if rebin_method(world) else world.layout
     except ValueError as err:  # anything _check_scanner missed
         raise ScenarioError(f"[scanner]: {err}") from None
     n_sino, n_views = layout.shape[:2]
-    if rec["algorithm"] in ("osem", "map") and n_views % rec["subsets"]:
-        raise ScenarioError(f"recon.subsets = {rec['subsets']} must divide the {n_views} views of the sinogram "
+    if n_views % rec.effective_subsets:  # MLEM and FBP use one subset
+        raise ScenarioError(f"recon.subsets = {rec.subsets} must divide the {n_views} views of the sinogram "
                             f"that is reconstructed (after scanner.view_mashing); use one of {_divisors(n_views)}")
-    if rec["algorithm"] == "fbp" and np.any(layout.sinogram_dz_mm != 0):
+    if rec.algorithm == "fbp" and np.any(layout.sinogram_dz_mm != 0):
         raise ScenarioError("recon.algorithm = 'fbp' needs 2D data: set recon.rebin to 'fore' or 'ssrb' (or scanner.mode = '2d')")
-    if rec["algorithm"] == "fbp" and n_sino != rec["shape"][2]:
-        raise ScenarioError(f"recon.shape[2] = {rec['shape'][2]} must be the {n_sino} planes of the 2D sinogram "
+    if rec.algorithm == "fbp" and n_sino != rec.shape[2]:
+        raise ScenarioError(f"recon.shape[2] = {rec.shape[2]} must be the {n_sino} planes of the 2D sinogram "
                             "that recon.algorithm = 'fbp' reconstructs plane by plane")
 
 
@@ -216,8 +243,8 @@ def _checked_frames(scenario: Scenario):
     """The frame schedule; an unknown ``frames.preset`` named with suggestions."""
     from petsim.frames import SCHEDULES
 
-    preset = scenario["frames"]["preset"]
-    if scenario["kind"] == "dynamic" and not scenario["frames"]["durations_min"] and preset not in SCHEDULES:
+    preset = scenario.frames.preset
+    if scenario.kind == "dynamic" and not scenario.frames.durations_min and preset not in SCHEDULES:
         raise ScenarioError(f"frames.preset: unknown frame schedule {preset!r}{did_you_mean(preset, SCHEDULES)}; "
                             f"known: {', '.join(sorted(SCHEDULES))}, or give frames.durations_min")
     return frame_schedule(scenario)
@@ -229,7 +256,7 @@ def phantom_region_names(scenario: Scenario) -> list[str]:
 
     from petsim.phantom import available
 
-    name, table = scenario["phantom"]["name"], scenario["phantom"]["table"]
+    name, table = scenario.phantom.name, scenario.phantom.table
     if is_label_image(name):
         for key, path in (("phantom.name", name), ("phantom.table", label_table(scenario))):
             if not Path(path).is_file():
@@ -261,7 +288,7 @@ def _check_field_of_view(scenario: Scenario, needed: list[str]) -> None:
     """Each region the analysis needs overlaps the reconstruction grid (judged by the definition's bounding boxes)."""
     from petsim.phantom.shapes import C_BBOX, C_LABEL
 
-    name = scenario["phantom"]["name"]
+    name = scenario.phantom.name
     if is_label_image(name) or name == "mni152":  # no analytic shapes to judge by
         return
     regions, table = _definition(name)
@@ -280,35 +307,35 @@ def _check_field_of_view(scenario: Scenario, needed: list[str]) -> None:
 
 def _check_static(scenario: Scenario, names: list[str]) -> None:
     """A static scan: activities given for regions of the phantom, and nothing of a dynamic one."""
-    given = scenario["static"]["activity_bq_ml"]
+    given = scenario.static.activity_bq_ml
     if not given:
         raise ScenarioError("static.activity_bq_ml must give the activity of at least one region (Bq/mL)")
     for region in given:
         expand_regions([region], names, "static.activity_bq_ml")
-    if scenario["releases"]:
+    if scenario.releases:
         raise ScenarioError("releases apply to dynamic scenarios; a static scenario (kind = \"static\") has none")
 
 
 def _check_dynamic(scenario: Scenario, names: list[str], fs) -> None:
     """A dynamic scan: tracer rows for every region, releases and windows inside the scan, analysis names."""
-    if scenario["static"]["activity_bq_ml"]:
+    if scenario.static.activity_bq_ml:
         raise ScenarioError("static.activity_bq_ml applies to static scenarios; set kind = \"static\" or leave it out")
     tracer = _tracer(scenario, names)
     end = float(fs.ends_min[-1])
     released = []
-    for i, rel in enumerate(scenario["releases"]):
-        if rel["onset_min"] >= end:
-            raise ScenarioError(f"releases[{i}].onset_min = {rel['onset_min']} min is at or after the scan end ({end} min)")
-        if rel["end_min"] is not None and rel["end_min"] > end:
-            raise ScenarioError(f"releases[{i}].end_min = {rel['end_min']} min is after the scan end ({end} min)")
-        released += _unique(expand_regions(rel["regions"], names, f"releases[{i}].regions"), f"releases[{i}].regions")
-    for i, w in enumerate(scenario["analysis"]["windows"]):
-        if w["end_min"] > end + 1e-9:
-            raise ScenarioError(f"analysis.windows[{i}] ({w['name']}) ends at {w['end_min']} min, after the scan end ({end} min)")
-        inside = int(np.sum((fs.starts_min >= w["start_min"] - 1e-9) & (fs.ends_min <= w["end_min"] + 1e-9)))
+    for i, rel in enumerate(scenario.releases):
+        if rel.onset_min >= end:
+            raise ScenarioError(f"releases[{i}].onset_min = {rel.onset_min} min is at or after the scan end ({end} min)")
+        if rel.end_min is not None and rel.end_min > end:
+            raise ScenarioError(f"releases[{i}].end_min = {rel.end_min} min is after the scan end ({end} min)")
+        released += _unique(expand_regions(rel.regions, names, f"releases[{i}].regions"), f"releases[{i}].regions")
+    for i, w in enumerate(scenario.analysis.windows):
+        if w.end_min > end + 1e-9:
+            raise ScenarioError(f"analysis.windows[{i}] ({w.name}) ends at {w.end_min} min, after the scan end ({end} min)")
+        inside = int(np.sum((fs.starts_min >= w.start_min - 1e-9) & (fs.ends_min <= w.end_min + 1e-9)))
         if inside < 4:
             raise ScenarioError(
-                f"analysis.windows[{i}] ({w['name']}, {w['start_min']}-{w['end_min']} min) holds {inside} whole "
+                f"analysis.windows[{i}] ({w.name}, {w.start_min}-{w.end_min} min) holds {inside} whole "
                 "frames; the models need at least 4: widen the window or use shorter frames")
     _check_analysis_names(scenario, names, tracer, released)
     _check_model_frames(scenario, fs)
@@ -320,7 +347,7 @@ def _tracer(scenario: Scenario, names: list[str]):
 
     from petsim.kinetics import load_tracer
 
-    name = scenario["tracer"]["name"]
+    name = scenario.tracer.name
     known = sorted(p.name[:-5] for p in (resources.files("petsim") / "data").iterdir() if p.name.endswith(".toml"))
     if name not in known:
         raise ScenarioError(f"tracer.name: no tracer table {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}")
@@ -328,7 +355,7 @@ def _tracer(scenario: Scenario, names: list[str]):
     missing = [n for n in names if not _has_row(tracer, n)]
     if missing:
         raise ScenarioError(f"tracer.name = {name!r} has no rate constants for {len(missing)} region(s) of phantom "
-                            f"{scenario['phantom']['name']!r} ({', '.join(missing[:5])}); a dynamic scenario needs them all "
+                            f"{scenario.phantom.name!r} ({', '.join(missing[:5])}); a dynamic scenario needs them all "
                             "(kind = \"static\" takes activities instead)")
     return tracer
 
@@ -354,9 +381,9 @@ def _check_analysis_names(scenario: Scenario, names: list[str], tracer, released
     regions); a reference with binding only when meant."""
     from petsim.modeling.tactable import match_regions
 
-    an = scenario["analysis"]
-    regions = _unique(expand_regions(an["regions"], names, "analysis.regions"), "analysis.regions")
-    ref = an["reference"]
+    an = scenario.analysis
+    regions = _unique(expand_regions(an.regions, names, "analysis.regions"), "analysis.regions")
+    ref = an.reference if isinstance(an.reference, str) else list(an.reference)
     try:
         cols = match_regions(names, ref)
     except KeyError:
@@ -370,43 +397,46 @@ def _check_analysis_names(scenario: Scenario, names: list[str], tracer, released
                             f"({', '.join(structures)}); name one region or one structure")
     _check_field_of_view(scenario, cols + regions + released)
     bound = {c: tracer.bp_nd(c) for c in cols if tracer.bp_nd(c) > 0}
-    if bound and not an["reference_has_binding"]:
+    if bound and not an.reference_has_binding:
         raise ScenarioError(
-            f"analysis.reference = {ref!r} has specific binding in the {scenario['tracer']['name']} table (BP_ND "
+            f"analysis.reference = {ref!r} has specific binding in the {scenario.tracer.name} table (BP_ND "
             f"{', '.join(f'{c} {v:g}' for c, v in bound.items())}), which biases every BP_ND estimated against it; "
             f"choose a region without binding (the table's reference is {tracer.reference_region!r}) or set "
             "analysis.reference_has_binding = true if that is meant")
 
 
-#: Frames that each t*-model needs after t* inside a window (what petsim.modeling.linear asks of fit_frames).
-_T_STAR_MODELS = ("mrtm", "mrtm2", "logan_ref")  # the models that fit only the frames after t*
-
-
 def _check_model_frames(scenario: Scenario, fs) -> None:
-    """Enough frames after t* in every window for the graphical models, and for lp-ntPET over the scan."""
-    from petsim.modeling._frames import MIN_FRAMES, fit_frames
-    from petsim.modeling.lpntpet import N_PARAMS_LPNTPET
+    """Enough frames after t* in every window for the t* models, and over the scan for the whole-scan models."""
+    from petsim.modeling import MAPS, MODELS
+    from petsim.modeling._frames import fit_frames
 
-    an = scenario["analysis"]
-    uses = [(m, MIN_FRAMES[m], (w["start_min"], w["end_min"]), f" in analysis.windows[{i}] ({w['name']})")
-            for m in _T_STAR_MODELS if m in an["models"] for i, w in enumerate(an["windows"])]
-    uses += [(m, MIN_FRAMES[m], None, " over the scan (analysis.maps)") for m in ("mrtm2", "logan_ref")
-             if m in an["maps"]]
+    an = scenario.analysis
+    t_star_models = [m for m in MODELS.values() if m.needs_t_star and m.name in an.models]  # fit only frames after t*
+    uses = [(m.name, m.min_frames, (w.start_min, w.end_min), f" in analysis.windows[{i}] ({w.name})")
+            for m in t_star_models for i, w in enumerate(an.windows)]
+    uses += [(m.name, m.min_frames, None, " over the scan (analysis.maps)") for m in MAPS.values()
+             if m.needs_t_star and m.name in an.maps]
     for model, n, window, where in uses:
         try:
-            fit_frames(fs.starts_min, fs.ends_min, an["t_star_min"], window, min_frames=n, model=model)
+            fit_frames(fs.starts_min, fs.ends_min, an.t_star_min, window, min_frames=n, model=model)
         except ValueError as err:
-            raise ScenarioError(f"analysis.t_star_min = {an['t_star_min']} min leaves too few frames{where}: {err}") from None
-    if "lpntpet" in an["models"] and fs.n_frames < N_PARAMS_LPNTPET + 2:
-        raise ScenarioError(f"analysis.models: lpntpet fits {N_PARAMS_LPNTPET} parameters and needs at least "
-                            f"{N_PARAMS_LPNTPET + 2} frames; the scan has {fs.n_frames}")
+            raise ScenarioError(f"analysis.t_star_min = {an.t_star_min} min leaves too few frames{where}: {err}") from None
+    for m in MODELS.values():
+        if not m.windowed and m.name in an.models and fs.n_frames < m.min_frames:
+            raise ScenarioError(f"analysis.models: {m.name} fits {m.n_params} parameters and needs at least "
+                                f"{m.min_frames} frames; the scan has {fs.n_frames}")
 
 
 @dataclass
 class World:
-    """The resolved objects of a scenario, built lazily (phantoms are the slow part)."""
+    """The resolved objects of a scenario, built lazily (phantoms are the slow part).
+
+    ``phantom_loader(scenario, grid)`` builds the phantoms (default :func:`load_phantom`); a
+    study passes a cached one so that replicates share them.
+    """
 
     scenario: Scenario
+    phantom_loader: Callable = load_phantom
 
     @cached_property
     def recon_grid(self) -> Grid:
@@ -418,11 +448,11 @@ class World:
 
     @cached_property
     def phantom_sim(self):
-        return load_phantom(self.scenario, self.sim_grid)
+        return self.phantom_loader(self.scenario, self.sim_grid)
 
     @cached_property
     def phantom_recon(self):
-        return load_phantom(self.scenario, self.recon_grid)
+        return self.phantom_loader(self.scenario, self.recon_grid)
 
     @cached_property
     def frames(self):
@@ -442,9 +472,9 @@ class World:
 
     @cached_property
     def isotope(self):
-        from petsim.isotopes import get_isotope
+        from petsim.core.isotopes import get_isotope
 
-        return get_isotope(self.scenario["tracer"]["isotope"])
+        return get_isotope(self.scenario.tracer.isotope)
 
 
 #: A voxel belongs to a "core" VOI when at least this fraction of it lies in the region.

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.integrate import cumulative_trapezoid  # noqa: E402
 
-from petsim.io.atomic import atomic_path  # noqa: E402
+from petsim.core.atomic import atomic_path  # noqa: E402
 
 
 def _save(fig, path) -> Path:

@@ -1,22 +1,23 @@
 """Fast ray-tracing projectors (numba): line integrals through a voxel image along LORs.
 
-- :class:`JosephProjector`: Joseph's method (bilinear interpolation on the
-  planes of the dominant axis); the projector petsim uses.
-- :class:`SiddonProjector`: exact intersection lengths (Siddon 1985); an
-  independent implementation the tests compare against.
+Along a sinogram layout, projectors are found by name through one registry,
+:func:`get_projector` (``"joseph"``, ``"siddon"``):
 
-- :class:`LayoutProjector`: Joseph or Siddon along a sinogram layout's LORs,
-  computed inside the kernel (no end-point arrays); used by the acquisition.
-- :class:`LayoutJoseph`: Joseph along a layout, walking each (view, radial)
-  path once for all sinograms; the fast path of OSEM. Same line integrals as
-  :class:`JosephProjector` (tested).
+- :class:`LayoutJoseph` (``"joseph"``): Joseph's method (bilinear interpolation
+  on the planes of the dominant transaxial axis), walking each (view, radial)
+  path once for all sinograms; the projector petsim uses.
+- :class:`LayoutProjector` (``"siddon"``): Siddon ray by ray, LOR end points made
+  inside the kernel; the independent reference.
 
-The first two take LOR end points ``(start, end)`` in mm of any leading shape
-(sinogram or flat list-mode) and are :class:`~petsim.operators.LinearOperator`.
+On explicit LOR end points ``(start, end)`` in mm of any leading shape
+(sinogram or flat list-mode): :class:`JosephProjector` and :class:`SiddonProjector`.
+All are :class:`~petsim.core.linear_operator.LinearOperator`.
 """
 
 from petsim.projectors.rays import JosephProjector, RayProjector, SiddonProjector
 from petsim.projectors.layout import LayoutProjector
 from petsim.projectors.layout_joseph import LayoutJoseph
+from petsim.projectors.registry import PROJECTORS, available_projectors, get_projector
 
-__all__ = ["JosephProjector", "SiddonProjector", "RayProjector", "LayoutProjector", "LayoutJoseph"]
+__all__ = ["JosephProjector", "SiddonProjector", "RayProjector", "LayoutProjector", "LayoutJoseph",
+           "PROJECTORS", "get_projector", "available_projectors"]

@@ -310,37 +310,11 @@ def layout_lor(n, cos_phi, sin_phi, radial, z_mid, dz, radius):
     return mx + h * s, my - h * c, zc - hz, mx - h * s, my + h * c, zc + hz
 
 
-@njit(parallel=True, cache=True, fastmath=FAST)
-def joseph_forward_layout(img, cos_phi, sin_phi, radial, z_mid, dz, radius, origin, vox, shape, strides, out):
-    for n in prange(out.shape[0]):
-        x0, y0, z0, x1, y1, z1 = layout_lor(n, cos_phi, sin_phi, radial, z_mid, dz, radius)
-        out[n] = joseph_ray(img, x0, y0, z0, x1, y1, z1, origin, vox, shape, strides, 0.0, False)
-
-
 @njit(parallel=True, cache=True)
 def siddon_forward_layout(img, cos_phi, sin_phi, radial, z_mid, dz, radius, origin, vox, shape, strides, out):
     for n in prange(out.shape[0]):
         x0, y0, z0, x1, y1, z1 = layout_lor(n, cos_phi, sin_phi, radial, z_mid, dz, radius)
         out[n] = siddon_ray(img, x0, y0, z0, x1, y1, z1, origin, vox, shape, strides, 0.0, False)
-
-
-@njit(parallel=True, cache=True, fastmath=FAST)
-def joseph_back_layout(values, cos_phi, sin_phi, radial, z_mid, dz, radius, origin, vox, shape, strides,
-                       bufs, out):
-    n_lor = values.shape[0]
-    n_chunks = bufs.shape[0]
-    for ch in prange(n_chunks):
-        buf = bufs[ch]
-        for n in range(ch * n_lor // n_chunks, (ch + 1) * n_lor // n_chunks):
-            v = values[n]
-            if v != 0.0:
-                x0, y0, z0, x1, y1, z1 = layout_lor(n, cos_phi, sin_phi, radial, z_mid, dz, radius)
-                joseph_ray(buf, x0, y0, z0, x1, y1, z1, origin, vox, shape, strides, v, True)
-    for j in prange(out.shape[0]):
-        s = np.float32(0.0)
-        for ch in range(n_chunks):
-            s += bufs[ch, j]
-        out[j] = s
 
 
 @njit(parallel=True, cache=True)
@@ -360,37 +334,3 @@ def siddon_back_layout(values, cos_phi, sin_phi, radial, z_mid, dz, radius, orig
         for ch in range(n_chunks):
             s += bufs[ch, j]
         out[j] = s
-
-
-# ---- diagnostics ---------------------------------------------------------------------------------
-
-
-@njit(cache=True, fastmath=FAST)
-def _joseph_plane_count(x0, y0, z0, x1, y1, z1, origin, vox, shape):
-    """Number of dominant-axis planes (voxel steps) ``joseph_ray`` visits for one segment."""
-    u = ((x0 - origin[0]) / vox[0], (y0 - origin[1]) / vox[1], (z0 - origin[2]) / vox[2])
-    d = ((x1 - x0) / vox[0], (y1 - y0) / vox[1], (z1 - z0) / vox[2])
-    ax, ay, az = abs(d[0]), abs(d[1]), abs(d[2])
-    if ax >= ay and ax >= az:
-        a, b, c = 0, 1, 2
-    elif ay >= az:
-        a, b, c = 1, 0, 2
-    else:
-        a, b, c = 2, 0, 1
-    if d[a] == 0.0:
-        return 0
-    lo = max(min(u[a], u[a] + d[a]), 0.0)
-    hi = min(max(u[a], u[a] + d[a]), shape[a] - 1.0)
-    lo, hi = _k_interval(lo, hi, u[a], u[b], d[b] / d[a], -1.0, float(shape[b]))
-    lo, hi = _k_interval(lo, hi, u[a], u[c], d[c] / d[a], -1.0, float(shape[c]))
-    return max(0, int(math.floor(hi)) - int(math.ceil(lo)) + 1)
-
-
-@njit(parallel=True, cache=True)
-def joseph_plane_count_layout(n_lor, cos_phi, sin_phi, radial, z_mid, dz, radius, origin, vox, shape):
-    """Total voxel steps (planes visited) of the Joseph projector over ``n_lor`` layout bins."""
-    total = 0
-    for n in prange(n_lor):
-        x0, y0, z0, x1, y1, z1 = layout_lor(n, cos_phi, sin_phi, radial, z_mid, dz, radius)
-        total += _joseph_plane_count(x0, y0, z0, x1, y1, z1, origin, vox, shape)
-    return total

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from petsim.grid import Grid
-from petsim.operators.base import LinearOperator
+from petsim.core.linear_operator import LinearOperator
 from petsim.projectors import _kernels
 
 #: Back projection accumulates into this many partial images (then summed in a fixed order),

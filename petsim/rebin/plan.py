@@ -25,7 +25,7 @@ import numpy as np
 from scipy import sparse
 
 from petsim.emission import EmissionData
-from petsim.rebin.geometry import sinogram_geometry
+from petsim.scanner.sinogram_geometry import sinogram_geometry
 
 __all__ = ["RebinPlan", "rebin_plan"]
 

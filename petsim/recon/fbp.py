@@ -15,7 +15,7 @@ import numpy as np
 
 from petsim.emission import EmissionData
 from petsim.grid import Grid
-from petsim.rebin.geometry import sinogram_geometry
+from petsim.scanner.sinogram_geometry import sinogram_geometry
 
 __all__ = ["fbp_2d", "ramp_filter", "FBP_FILTERS"]
 

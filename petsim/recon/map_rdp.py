@@ -22,7 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from petsim.emission import EmissionData
-from petsim.recon.osem import OSEMSetup, _check_data, gaussian_post_filter, poisson_loglik
+from petsim.recon.osem import OSEMSetup, _check_data, gaussian_post_filter
 
 __all__ = ["map_rdp", "rdp_value", "rdp_gradient"]
 
@@ -139,34 +139,25 @@ def map_rdp(data: EmissionData, setup: OSEMSetup, n_iter: int, beta: float, gamm
         eps = 1e-3 * max(float(x.mean()), 1e-12)
     elif not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be > 0, got {eps!r}")
-    scale = float(data.scale)
-    views = setup.subset_views
-    ops = setup.operators
-    y = [data.prompts[:, v, :].astype(np.float64) for v in views]
-    m = [data.multiplicative[:, v, :].astype(np.float64) for v in views]
-    a = [data.additive[:, v, :].astype(np.float64) for v in views]
-    sens = np.sum(setup.frame_sensitivities(data.multiplicative), axis=0).astype(np.float64) * scale
+    lik = setup.likelihood(data, dtype=np.float64)
+    sens = lik.total_sensitivity().astype(np.float64) * lik.scale
     support = sens > 0
     x[~support] = 0.0
     floor = 1e-6 * max(float(x[support].mean()) if np.any(support) else 1.0, 1e-30)
 
-    def project(img):
-        return [scale * m[s] * op.forward(img.astype(np.float32)) for s, op in enumerate(ops)]
+    def expected(img):
+        return [lik.expected(s, img) for s in range(lik.n_subsets)]
 
     def objective(ybar, img):
-        loglik = sum(poisson_loglik(y[s], ybar[s]) for s in range(len(ops)))
+        loglik = sum(lik.loglik(s, ybar[s]) for s in range(lik.n_subsets))
         return loglik - beta * rdp_value(img, setup.grid, gamma, eps)
 
-    ybar = [p + a[s] for s, p in enumerate(project(x))]
+    ybar = expected(x)
     phi = objective(ybar, x)
     history = [phi]
     bar = tqdm(total=n_iter, desc="MAP-RDP", unit="it", disable=None if progress else True, leave=False)
     for _ in range(n_iter):
-        back = np.zeros(x.shape)
-        for s, op in enumerate(ops):
-            ratio = np.divide(y[s], ybar[s], out=np.zeros_like(ybar[s]), where=ybar[s] > 0)
-            back += op.adjoint((scale * m[s] * ratio).astype(np.float32))
-        grad = back - sens - beta * rdp_gradient(x, setup.grid, gamma, eps)
+        grad = lik.gradient(ybar) - beta * rdp_gradient(x, setup.grid, gamma, eps)
         # EM preconditioner with the prior's curvature added (as Tsai et al., IEEE TMI 2018;37:1829);
         # the small floor lets voxels that reached 0 move again.
         xf = np.maximum(x, floor)
@@ -177,7 +168,7 @@ def map_rdp(data: EmissionData, setup: OSEMSetup, n_iter: int, beta: float, gamm
         accepted = False
         for _ls in range(30):  # Armijo backtracking along the projection arc (Bertsekas 1976)
             x_new = np.maximum(x + alpha * direction, 0.0)
-            ybar_new = [p + a[s] for s, p in enumerate(project(x_new))]
+            ybar_new = expected(x_new)
             phi_new = objective(ybar_new, x_new)
             if phi_new >= phi:
                 accepted = True

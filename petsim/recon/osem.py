@@ -1,12 +1,10 @@
 """MLEM and OSEM in the ordinary-Poisson form, with sensitivities computed once per setup.
 
-The model of the expected prompts of one frame is (see :mod:`petsim.emission`)::
-
-    ybar = scale * m * (P f) + a
-
-with ``m`` the multiplicative factors (normalisation x attenuation x live
-fraction), ``a`` the additive randoms + scatter, both kept *inside* the model:
-the prompts are never pre-corrected. The OSEM update of subset ``S`` is::
+The expected prompts ``ybar = scale * m * (A f) + a`` of one frame come from
+:class:`petsim.recon.likelihood.PoissonLikelihood` (``A`` the system model of
+:func:`petsim.operators.system_model`, ``m`` the multiplicative factors, ``a``
+the additive randoms + scatter, both kept *inside* the model: the prompts are
+never pre-corrected). The OSEM update of subset ``S`` is::
 
     f <- f / (scale * P_S^T m_S) * P_S^T (scale * m_S * y_S / ybar_S)
 
@@ -25,17 +23,15 @@ from tqdm.auto import tqdm
 
 from petsim.emission import EmissionData
 from petsim.grid import Grid
+from petsim.operators import system_model
+from petsim.recon.likelihood import PoissonLikelihood, poisson_loglik
+from petsim.scanner import interleaved_subsets
 
 __all__ = ["OSEMSetup", "osem", "mlem", "poisson_loglik", "gaussian_post_filter"]
 
 # Tolerance (relative to max(m)) within which a frame's multiplicative factors count as a
 # scalar multiple of the setup's, so the cached sensitivities can be rescaled.
 _SCALAR_TOL = 1e-4
-
-
-def balanced_subset_views(n_views: int, n_subsets: int, subset: int) -> np.ndarray:
-    """Views ``subset, subset + n_subsets, ...``: interleaved, so every subset spans 0..pi."""
-    return np.arange(subset, n_views, n_subsets)
 
 
 class OSEMSetup:
@@ -46,8 +42,10 @@ class OSEMSetup:
     grid : Grid
         Reconstruction grid.
     layout : sinogram layout
-        A ``petsim.scanner`` layout (``shape``, ``subset_views``); 2D layouts
-        (direct + cross planes) give 2D OSEM plane by plane through the same code.
+        A ``petsim.scanner`` layout, which hands out the subsets (``layout.subset(k, n)``);
+        2D layouts (direct + cross planes) give 2D OSEM plane by plane through the same code.
+        With ``operators`` given, a bare shape ``(n_sinograms, n_views, n_radial)`` will do
+        (interleaved view subsets).
     n_subsets : int
         Number of subsets (balanced, by views); 1 gives MLEM.
     psf_fwhm_mm : float or tuple of 3 float, optional
@@ -60,15 +58,16 @@ class OSEMSetup:
     operators : list of LinearOperator, optional
         Advanced: one geometric operator per subset (grid -> subset sinogram),
         used instead of building them from ``layout`` (e.g. a user's own projector).
-    projector : {"layout", "system_model"}
-        ``"layout"`` (default): :class:`~petsim.projectors.layout_joseph.LayoutJoseph`, a
-        Joseph projector that shares each transaxial ray walk between all
-        sinograms (same line integrals as :class:`petsim.projectors.JosephProjector`,
-        several times faster); ``"system_model"``: :func:`petsim.operators.system_model`.
+    projector : str
+        Name of the layout projector (:func:`petsim.projectors.get_projector`) the
+        system model (:func:`petsim.operators.system_model`) is built with; default
+        ``"joseph"``.
+    num_threads : int, optional
+        Threads of the projector (default: numba's setting).
     """
 
     def __init__(self, grid: Grid, layout, n_subsets: int, psf_fwhm_mm=None, multiplicative=None, operators=None,
-                 projector: str = "layout"):
+                 projector: str = "joseph", num_threads: int | None = None):
         if not isinstance(grid, Grid):
             raise TypeError(f"grid must be a petsim.Grid, got {type(grid).__name__}")
         shape = tuple(layout.shape) if hasattr(layout, "shape") else tuple(layout)
@@ -80,16 +79,19 @@ class OSEMSetup:
         self.grid, self.layout, self.shape = grid, layout, shape
         self.n_subsets = int(n_subsets)
         self.psf_fwhm_mm = psf_fwhm_mm
-        if hasattr(layout, "subset_views"):
-            self.subset_views = [np.asarray(layout.subset_views(self.n_subsets, s)) for s in range(self.n_subsets)]
+        if hasattr(layout, "subsets"):
+            self.subsets = list(layout.subsets(self.n_subsets))
         else:
-            self.subset_views = [balanced_subset_views(n_views, self.n_subsets, s) for s in range(self.n_subsets)]
+            self.subsets = interleaved_subsets(shape, self.n_subsets)
         if operators is None:
-            operators = [self._subset_operator(v, projector) for v in self.subset_views]
+            if not hasattr(layout, "lor_parameters"):
+                raise TypeError("layout must be a petsim.scanner.SinogramLayout unless operators are given")
+            operators = [system_model(grid, layout, views=sub, psf_fwhm_mm=psf_fwhm_mm, projector=projector,
+                                      num_threads=num_threads) for sub in self.subsets]
         if len(operators) != self.n_subsets:
             raise ValueError(f"got {len(operators)} subset operators for {self.n_subsets} subsets")
-        for s, (op, v) in enumerate(zip(operators, self.subset_views)):
-            want = (shape[0], len(v), shape[2])
+        for s, (op, sub) in enumerate(zip(operators, self.subsets)):
+            want = tuple(sub.shape)
             if tuple(op.in_shape) != grid.shape or tuple(op.out_shape) != want:
                 raise ValueError(
                     f"subset {s} operator maps {op.in_shape} -> {op.out_shape}, expected {grid.shape} -> {want}"
@@ -100,21 +102,15 @@ class OSEMSetup:
         if multiplicative is not None:
             self._set_reference(multiplicative)
 
-    def _subset_operator(self, views, projector):
-        if projector == "system_model":
-            from petsim.operators import system_model
+    @property
+    def subset_views(self) -> list:
+        """View indices of each subset."""
+        return [sub.views for sub in self.subsets]
 
-            return system_model(self.grid, self.layout, views=views, multiplicative=None, psf_fwhm_mm=self.psf_fwhm_mm)
-        if projector != "layout":
-            raise ValueError(f"projector must be 'layout' or 'system_model', got {projector!r}")
-        from petsim.projectors.layout_joseph import LayoutJoseph
-
-        op = LayoutJoseph(self.grid, self.layout, views=views)
-        if self.psf_fwhm_mm is not None:
-            from petsim.operators import GaussianPSF
-
-            op = op @ GaussianPSF(self.grid, self.psf_fwhm_mm)
-        return op
+    def likelihood(self, data: EmissionData, dtype=np.float32) -> PoissonLikelihood:
+        """The Poisson likelihood of frame ``data`` under this setup's system model (sensitivities cached)."""
+        return PoissonLikelihood(self.operators, self.subsets, data, self.frame_sensitivities(data.multiplicative),
+                                 dtype=dtype)
 
     def _set_reference(self, multiplicative):
         m = np.ascontiguousarray(multiplicative, dtype=np.float32)
@@ -127,7 +123,7 @@ class OSEMSetup:
 
     def _sensitivities(self, m) -> list:
         """``P_S^T m_S`` per subset (without the frame's scalar ``scale``)."""
-        return [op.adjoint(np.ascontiguousarray(m[:, v, :])) for op, v in zip(self.operators, self.subset_views)]
+        return [op.adjoint(sub.take(m)) for op, sub in zip(self.operators, self.subsets)]
 
     def frame_sensitivities(self, multiplicative) -> list:
         """Sensitivity images for a frame: cached and rescaled if ``multiplicative`` is a
@@ -145,7 +141,7 @@ class OSEMSetup:
         warnings.warn(
             "frame multiplicative factors are not a scalar multiple of the setup's reference; "
             "recomputing the sensitivity images for this frame",
-            stacklevel=3,
+            stacklevel=4,
         )
         return self._sensitivities(multiplicative)
 
@@ -166,16 +162,6 @@ def _check_data(data: EmissionData, setup: OSEMSetup):
             "(zero sensitivity where there is activity); fix the normalisation/attenuation "
             "or set an additive term there"
         )
-
-
-def poisson_loglik(prompts: np.ndarray, expected: np.ndarray) -> float:
-    """Poisson log-likelihood ``sum(y log ybar - ybar)`` (the constant ``-log y!`` dropped), in float64."""
-    y = prompts.astype(np.float64).ravel()
-    yb = expected.astype(np.float64).ravel()
-    pos = yb > 0
-    if np.any((~pos) & (y > 0)):
-        return -np.inf
-    return float(np.dot(y[pos], np.log(yb[pos])) - yb.sum())
 
 
 def gaussian_post_filter(image: np.ndarray, grid: Grid, fwhm_mm) -> np.ndarray:
@@ -230,9 +216,10 @@ def osem(
     _check_data(data, setup)
     if not isinstance(n_iter, (int, np.integer)) or n_iter < 0:
         raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}")
+    lik = setup.likelihood(data)
     scale = np.float32(data.scale)
-    sens = setup.frame_sensitivities(data.multiplicative)
-    total_sens = np.sum(sens, axis=0, dtype=np.float32)
+    sens = lik.sensitivities
+    total_sens = lik.total_sensitivity()
     support = total_sens > 0
     if x0 is None:
         trues = float(data.prompts.sum(dtype=np.float64) - data.additive.sum(dtype=np.float64))
@@ -248,38 +235,27 @@ def osem(
                 f"x0 has activity in {int(np.sum((x > 0) & ~support))} voxels with zero sensitivity "
                 "(seen by no line of response); those voxels cannot be reconstructed"
             )
-    views = setup.subset_views
-    y_s = [np.ascontiguousarray(data.prompts[:, v, :]) for v in views]
-    m_s = [np.ascontiguousarray(data.multiplicative[:, v, :]) for v in views]
-    a_s = [np.ascontiguousarray(data.additive[:, v, :]) for v in views]
     # Voxels outside every subset's support are fixed at zero.
     inv_sens = [np.where(s > 0, 1.0 / np.where(s > 0, s * scale, 1), 0).astype(np.float32) for s in sens]
-
-    def expected(op, s, img):
-        return scale * m_s[s] * op.forward(img) + a_s[s]
-
-    def full_loglik(img):
-        return sum(poisson_loglik(y_s[s], expected(op, s, img)) for s, op in enumerate(setup.operators))
 
     loglik = []
     one_subset = setup.n_subsets == 1
     if record_loglik and not one_subset:
-        loglik.append(full_loglik(x))
+        loglik.append(lik(x))
     bar = _bar if _bar is not None else tqdm(total=n_iter, desc="OSEM", unit="it", disable=None if progress else True, leave=False)
     for _ in range(n_iter):
-        for s, op in enumerate(setup.operators):
-            ybar = expected(op, s, x)
+        for s in range(lik.n_subsets):
+            ybar = lik.expected(s, x)
             if record_loglik and one_subset:
-                loglik.append(poisson_loglik(y_s[s], ybar))  # of the image before this update
-            ratio = np.divide(y_s[s], ybar, out=np.zeros_like(ybar), where=ybar > 0)
-            x *= op.adjoint(scale * m_s[s] * ratio) * inv_sens[s]
+                loglik.append(lik.loglik(s, ybar))  # of the image before this update
+            x *= lik.ratio_backprojection(s, ybar) * inv_sens[s]
         if record_loglik and not one_subset:
-            loglik.append(full_loglik(x))
+            loglik.append(lik(x))
         bar.update(1)
     if _bar is None:
         bar.close()
     if record_loglik and one_subset:
-        loglik.append(full_loglik(x))
+        loglik.append(lik(x))
     if post_filter_fwhm_mm is not None:
         x = gaussian_post_filter(x, setup.grid, post_filter_fwhm_mm)
     x = (x * np.float32(data.decay_correction_factor)).astype(np.float32)

@@ -12,7 +12,8 @@ Examples
 (239, 144, 288)
 """
 
-from petsim.scanner.geometry import Scanner, available_scanners, get_scanner
-from petsim.scanner.layout import Segment, SinogramLayout
+from petsim.scanner.geometry import Scanner, available_scanners, get_scanner, preset_key
+from petsim.scanner.layout import LayoutSubset, Segment, SinogramLayout, interleaved_subsets
 
-__all__ = ["Scanner", "SinogramLayout", "Segment", "get_scanner", "available_scanners"]
+__all__ = ["Scanner", "SinogramLayout", "Segment", "LayoutSubset", "interleaved_subsets", "get_scanner", "preset_key",
+           "available_scanners"]

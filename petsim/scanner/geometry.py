@@ -181,10 +181,15 @@ def get_scanner(name: str) -> Scanner:
     >>> get_scanner("hrplus").ring_radius_mm
     419.0
     """
+    return Scanner(**_PRESETS[preset_key(name)])
+
+
+def preset_key(name: str) -> str:
+    """The preset a scanner name means (``"HR+"``, ``"ecat962"`` -> ``"hrplus"``); ValueError if none."""
     if not isinstance(name, str):
         raise TypeError(f"scanner name must be a string, got {type(name).__name__}")
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     key = _ALIASES.get(key, key)
     if key not in _PRESETS:
         raise ValueError(f"unknown scanner {name!r}; available: {', '.join(available_scanners())}")
-    return Scanner(**_PRESETS[key])
+    return key

@@ -40,6 +40,42 @@ class Segment:
         return slice(self.first_sinogram, self.first_sinogram + self.n_axial)
 
 
+@dataclass(frozen=True, eq=False)
+class LayoutSubset:
+    """Subset ``index`` of ``n_subsets`` of a layout's bins: the views it holds.
+
+    Made by :meth:`SinogramLayout.subset`. Projectors take it in place of
+    ``views``; :meth:`take` cuts the subset's bins out of a full sinogram, so
+    reconstruction never indexes the sinogram's axes itself (a TOF or list-mode
+    layout can hand out subsets of another kind through the same interface).
+    """
+
+    index: int
+    n_subsets: int
+    views: np.ndarray
+    shape: tuple
+
+    def take(self, sinogram) -> np.ndarray:
+        """The subset's bins of ``sinogram`` (full layout shape), as a C-contiguous array of shape ``self.shape``."""
+        return np.ascontiguousarray(np.asarray(sinogram)[:, self.views, :])
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+
+def interleaved_subsets(shape, n_subsets: int) -> list:
+    """Balanced view subsets ``k, k + n_subsets, ...`` (every subset spans 0..pi) of bins shaped ``shape``."""
+    n_sino, n_views, n_radial = (int(n) for n in shape)
+    n_subsets = _positive_int(n_subsets, "n_subsets")
+    if n_subsets > n_views:
+        raise ValueError(f"n_subsets={n_subsets} exceeds the number of views {n_views}")
+    out = []
+    for k in range(n_subsets):
+        views = np.arange(k, n_views, n_subsets, dtype=np.int64)
+        out.append(LayoutSubset(k, n_subsets, views, (n_sino, len(views), n_radial)))
+    return out
+
+
 def _positive_int(value, name) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -190,6 +226,34 @@ class SinogramLayout:
             raise ValueError(f"subset must be an integer in [0, {n_subsets - 1}], got {subset!r}")
         return np.arange(subset, self.n_views, n_subsets, dtype=np.int64)
 
+    @property
+    def geometry(self):
+        """The sinogram's geometry for analytic methods (:class:`~petsim.scanner.sinogram_geometry.SinogramGeometry`:
+        view angles, radial offsets, axial centres and slopes, obliqueness), computed once."""
+        if getattr(self, "_geometry", None) is None:
+            from petsim.scanner.sinogram_geometry import derive_sinogram_geometry
+
+            self._geometry = derive_sinogram_geometry(self)
+        return self._geometry
+
+    def subset(self, index: int, n_subsets: int) -> LayoutSubset:
+        """Subset ``index`` of ``n_subsets`` interleaved, balanced view subsets (see :meth:`subset_views`).
+
+        Examples
+        --------
+        >>> from petsim.scanner import get_scanner
+        >>> layout = get_scanner("hrplus").layout_2d(view_mashing=2)
+        >>> sub = layout.subset(1, 16)
+        >>> sub.views[:3], sub.shape
+        (array([ 1, 17, 33]), (63, 9, 288))
+        """
+        views = self.subset_views(n_subsets, index)
+        return LayoutSubset(int(index), int(n_subsets), views, (self.n_sinograms, len(views), self.n_radial))
+
+    def subsets(self, n_subsets: int) -> list:
+        """All ``n_subsets`` subsets, in order: ``[subset(0, n), ..., subset(n - 1, n)]``."""
+        return [self.subset(k, n_subsets) for k in range(_positive_int(n_subsets, "n_subsets"))]
+
     def lor_parameters(self, views=None):
         """Compact description of the LORs for ``views``: what on-the-fly projectors use.
 
@@ -200,7 +264,7 @@ class SinogramLayout:
         z_mm, dz_mm : ndarray, shape (n_sinograms,)
         radius_mm : float
         """
-        v = self._views(views)
+        v = self._views(getattr(views, "views", views))
         phi = self.view_angles_rad[v]
         return (np.cos(phi), np.sin(phi), self.radial_mm.copy(), self.sinogram_z_mm.copy(),
                 self.sinogram_dz_mm.copy(), self.scanner.ring_radius_mm)

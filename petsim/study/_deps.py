@@ -13,12 +13,3 @@ def import_distributed():
         raise ImportError(f"{INSTALL_HINT} ({err})") from err
     return distributed
 
-
-def load_toml(path):
-    """Read a TOML file (tomllib on Python >= 3.11, tomli before)."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)

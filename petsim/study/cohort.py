@@ -21,8 +21,9 @@ class Subject:
     bp_scale : dict
         Region -> multiplicative factor on BP_ND (applied to k3, so BP_ND = k3/k4 scales).
     k1_scale : float
-        Factor on K1 in every region (a global delivery/perfusion difference;
-        k2 is kept, so V_ND scales alike in target and reference).
+        Factor on K1 and k2 together in every region (a global delivery/perfusion
+        difference; V_ND = K1/k2 is kept), as
+        :func:`petsim.pipeline.simulate.subject_tracer` applies it in both modes.
     release_scale : float
         Factor on the release magnitude (peak occupancy) of every release.
     trait : float

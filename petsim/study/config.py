@@ -45,11 +45,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from petsim.study._deps import load_toml
+from petsim.core.scenario_types import Scenario
+from petsim.core.toml import load_toml
 
 MODES = ("tac", "image")
 DESIGNS = ("two_scans", "two_windows")
@@ -57,10 +58,9 @@ ALTERNATIVES = ("two-sided", "decrease", "increase")  # of BP_ND from the first 
 
 
 def _known_models() -> tuple:
-    try:
-        from petsim.modeling import MODELS
-    except ImportError:  # modeling layer not installed: accept its documented names
-        return ("srtm", "srtm2", "mrtm", "mrtm2", "logan_ref", "ratio", "lpntpet")
+    """The names of the model registry (:data:`petsim.modeling.MODELS`)."""
+    from petsim.modeling.models import MODELS
+
     return tuple(MODELS)
 
 
@@ -112,12 +112,12 @@ class Power:
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """A resolved study: the scenario (a plain dict) and the study design.
+    """A resolved study: the scenario (resolved and validated as the pipeline does) and the study design.
 
     Build it with :func:`load_study`; it is plain data and pickles to Dask workers.
     """
 
-    scenario: dict
+    scenario: Scenario
     n_replicates: int = 10
     n_subjects: int = 8
     seed: int = 0
@@ -148,8 +148,11 @@ class StudyConfig:
     power: Power = field(default_factory=Power)
 
     def to_dict(self) -> dict:
-        """Plain-JSON form (the resolved study stored next to the results)."""
-        return json.loads(json.dumps(asdict(self), default=list))
+        """Plain-JSON form (the resolved study stored next to the results); the scenario as its resolved table."""
+        data = {f.name: (self.scenario.to_dict() if f.name == "scenario" else
+                         asdict(getattr(self, f.name)) if f.name in ("variability", "trait", "power") else
+                         getattr(self, f.name)) for f in fields(self)}
+        return json.loads(json.dumps(data, default=list))
 
     def fingerprint(self) -> str:
         """A short hash of everything that changes the results (not workers/threads)."""
@@ -159,6 +162,10 @@ class StudyConfig:
             if not data["matched_control"]:
                 # Keys added later hash only when set, so folders of studies without them still resume.
                 del data["matched_control"]
+            if self.mode == "tac" and (self.variability.k1_log_sd or not self.scenario.tracer.blood_volume):
+                # TAC mode's kinetics became the pipeline's (issue 12: K1 and k2 scaled together,
+                # tracer.blood_volume honoured): a folder of the old kinetics must not be resumed.
+                data["tac_kinetics"] = 2
             text = json.dumps(data, sort_keys=True)
             cached = hashlib.sha256(text.encode()).hexdigest()[:16]
             object.__setattr__(self, "_fingerprint", cached)  # frozen: computed once, then reused
@@ -203,12 +210,16 @@ def _sd(value, name):
     return value
 
 
-def _load_scenario(raw: Mapping, base_dir: Path) -> dict:
+def _load_scenario(raw: Mapping, base_dir: Path) -> Scenario:
     """The scenario section: a path (relative to the study file) or an inline table.
 
-    When :mod:`petsim.pipeline` is installed its ``load_scenario`` fills every
-    default; without it the scenario is used as written.
+    It is resolved and validated exactly as the pipeline does it (:func:`petsim.pipeline.scenario.load_scenario`
+    and :func:`petsim.pipeline.world.validate`), in both modes: a scenario the pipeline would refuse
+    raises its :class:`~petsim.pipeline.scenario.ScenarioError` here, before any work.
     """
+    from petsim.pipeline.scenario import load_scenario
+    from petsim.pipeline.world import validate
+
     scenario = raw.get("scenario", {})
     if isinstance(scenario, str):
         path = Path(scenario)
@@ -216,22 +227,13 @@ def _load_scenario(raw: Mapping, base_dir: Path) -> dict:
             path = base_dir / path
         if not path.is_file():
             raise FileNotFoundError(f"scenario file {str(path)!r} named by the study does not exist")
-        scenario = load_toml(path)
-    elif not isinstance(scenario, Mapping):
+        scenario = load_scenario(path)
+    elif isinstance(scenario, Mapping):
+        scenario = load_scenario(dict(scenario))
+    elif not isinstance(scenario, Scenario):
         raise TypeError(f"scenario must be a file name or a table, got {type(scenario).__name__}")
-    scenario = dict(scenario)
-    try:
-        from petsim.pipeline.scenario import load_scenario
-    except ImportError:
-        return scenario
-    try:
-        return dict(load_scenario(scenario).data)
-    except (ValueError, KeyError, TypeError):
-        # Scenario sections the pipeline does not know about (e.g. a TAC-only
-        # study) are still usable by the TAC mode.
-        if raw.get("study", {}).get("mode", "tac") == "image":
-            raise
-        return scenario
+    validate(scenario)
+    return scenario
 
 
 def load_study(source, base_dir=None) -> StudyConfig:
@@ -289,8 +291,8 @@ def load_study(source, base_dir=None) -> StudyConfig:
     ci_level = float(study.get("ci_level", 0.95))
     if not 0.0 < ci_level < 1.0:
         raise ValueError(f"[study] ci_level = {ci_level!r}: must lie in (0, 1)")
-    analysis = scenario.get("analysis", {}) if isinstance(scenario.get("analysis", {}), Mapping) else {}
-    models = study.get("models", analysis.get("models", ("srtm", "logan_ref")))
+    analysis = scenario.analysis
+    models = study.get("models", analysis.models)
     models = (models,) if isinstance(models, str) else tuple(models)
     known = _known_models()
     bad = [m for m in models if m not in known]
@@ -299,14 +301,14 @@ def load_study(source, base_dir=None) -> StudyConfig:
     regions = study.get("regions", ())
     regions = (regions,) if isinstance(regions, str) else tuple(regions)
     if not regions:
-        regions = tuple(analysis.get("regions") or _default_regions(scenario))
+        regions = tuple(analysis.regions or _default_regions(scenario))
     if not regions:
         raise ValueError("[study] regions is empty and the scenario names no release regions: "
                          "list the target regions to analyse")
     noise_cov = float(study.get("noise_cov", 0.05))
     if not (0.0 <= noise_cov < 10.0):
         raise ValueError(f"[study] noise_cov = {noise_cov!r}: must be >= 0 (e.g. 0.05 for 5 %)")
-    t_star = study.get("t_star_min", analysis.get("t_star_min"))
+    t_star = study.get("t_star_min", analysis.t_star_min)
     if t_star is not None and float(t_star) < 0:
         raise ValueError(f"[study] t_star_min = {t_star!r}: must be >= 0 min")
 
@@ -337,8 +339,7 @@ def load_study(source, base_dir=None) -> StudyConfig:
 
     window = _window(study.get("window_min"), "[study] window_min")
     # Default windows of the two-window design: the scenario's first two analysis windows.
-    scn_windows = [[w["start_min"], w["end_min"]] for w in analysis.get("windows", [])
-                   if isinstance(w, Mapping) and "start_min" in w and "end_min" in w]
+    scn_windows = [[w.start_min, w.end_min] for w in analysis.windows]
     baseline_window = _window(study.get("baseline_window_min", scn_windows[0] if len(scn_windows) > 1 else None),
                               "[study] baseline_window_min")
     release_window = _window(study.get("release_window_min", scn_windows[1] if len(scn_windows) > 1 else None),
@@ -368,7 +369,7 @@ def load_study(source, base_dir=None) -> StudyConfig:
         ci_level=ci_level,
         models=models,
         regions=regions,
-        ref=study.get("ref", analysis.get("reference", "occipital_cortex")),
+        ref=study.get("ref", analysis.reference if isinstance(analysis.reference, str) else list(analysis.reference)),
         window_min=window,
         truth_window_min=_window(study.get("truth_window_min"), "[study] truth_window_min"),
         baseline_window_min=baseline_window,
@@ -383,12 +384,11 @@ def load_study(source, base_dir=None) -> StudyConfig:
     )
 
 
-def _default_regions(scenario: Mapping) -> list:
-    from petsim.study.scenario_tac import release_specs
-
+def _default_regions(scenario: Scenario) -> list:
+    """The regions the scenario's releases name (as written), in order."""
     seen = []
-    for spec in release_specs(scenario):
-        for region in spec["regions"]:
+    for rel in scenario.releases:
+        for region in rel.regions:
             if region not in seen:
                 seen.append(region)
     return seen
@@ -406,7 +406,7 @@ def study_from_dict(data: Mapping) -> StudyConfig:
         return tuple(v) if isinstance(v, list) else v
 
     out = {k: tup(v) for k, v in data.items() if k not in ("variability", "trait", "power", "scenario")}
-    out["scenario"] = dict(data.get("scenario", {}))
+    out["scenario"] = _load_scenario(data, Path.cwd())
     out["variability"] = Variability(**data.get("variability", {}))
     out["trait"] = Trait(**data.get("trait", {}))
     power = dict(data.get("power", {}))

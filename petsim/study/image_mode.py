@@ -11,8 +11,10 @@ that replace the scenario's, plus the subject:
   ``{name, start_min, end_min}``, named after the study's conditions), with
   ``control = false`` (the study makes its own control scans);
 - ``subject``: ``{"k1_scale": f, "bp_nd_scale": {region: g}}``, the subject's
-  factors on K1 (every region) and on k3 (hence BP_ND) per region; sent only
-  when the study has between-subject variability of K1 or BP_ND.
+  factors on K1 and k2 together (every region) and on k3 (hence BP_ND) per
+  region (:func:`petsim.pipeline.simulate.subject_tracer`, which TAC mode
+  uses too); sent only when the study has between-subject variability of K1
+  or BP_ND.
 
 From the result it reads ``truth`` rows (``region``, ``window``,
 ``bp_nd_release``) and ``estimates`` rows (``region``, ``model``, ``window``,
@@ -26,8 +28,6 @@ seed of condition ``seeds.SCAN_MATCHED_CONTROL``); its rows carry
 """
 
 from __future__ import annotations
-
-import copy
 
 from petsim.study import seeds
 from petsim.study.cohort import draw_subject
@@ -45,20 +45,25 @@ def _run_in_memory():
 
 
 def _scan_end_min(study: StudyConfig) -> float:
-    from petsim.study.scenario_tac import make_frames
+    from petsim.pipeline.world import frame_schedule
 
-    return float(make_frames(study.scenario).scan_end_min)
+    return float(frame_schedule(study.scenario).scan_end_min)
 
 
 def release_overrides(study: StudyConfig, task: Task, release_scale: float, with_release: bool) -> list:
-    """The scenario's release tables with this subject's magnitude (empty without release)."""
+    """The scenario's release tables with this subject's magnitude (empty without release).
+
+    The magnitude is the one TAC mode gives the same subject (:func:`petsim.pipeline.world.drawn_magnitude`).
+    """
+    from petsim.pipeline.world import drawn_magnitude
+
     if not with_release:
         return []
     out = []
-    for rel in study.scenario.get("releases", []):
-        rel = copy.deepcopy(dict(rel))
-        base = rel.get("magnitude", 0.0) if task.effect_size is None else task.effect_size
-        rel["magnitude"] = min(0.99, float(base) * release_scale)
+    for rel in study.scenario.releases:
+        rel = rel.to_dict()
+        base = rel["magnitude"] if task.effect_size is None else task.effect_size
+        rel["magnitude"] = drawn_magnitude(float(base), release_scale)
         out.append(rel)
     return out
 

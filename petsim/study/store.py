@@ -14,30 +14,14 @@ skips every task whose file says ``"status": "ok"``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from petsim.core.atomic import write_text_atomic
 from petsim.study.config import StudyConfig
 from petsim.study.tasks import Task
 
 STUDY_FILE = "study.json"
 REPLICATES = "replicates"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def record_path(out_dir, task: Task) -> Path:
@@ -58,7 +42,7 @@ def write_record(out_dir, task: Task, status: str, result=None, error: str | Non
     record = {"task": task_to_dict(task), "status": status, "result": result, "error": error,
               "meta": meta or {}}
     path = record_path(out_dir, task)
-    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=True))
+    write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True))
     return path
 
 
@@ -110,7 +94,7 @@ def init_study_dir(out_dir, study: StudyConfig) -> None:
                              "choose another output folder or delete it")
         return
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps({"fingerprint": study.fingerprint(), "study": study.to_dict()},
+    write_text_atomic(path, json.dumps({"fingerprint": study.fingerprint(), "study": study.to_dict()},
                                        indent=1, sort_keys=True))
 
 

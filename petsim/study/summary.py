@@ -46,6 +46,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from petsim.core.atomic import write_text_atomic
+from petsim.core.tsv import write_tsv as _write_table
 from petsim.study import store
 from petsim.study.config import StudyConfig, study_from_dict
 from petsim.study.tasks import MAIN_ARM, MATCHED_CONTROL
@@ -367,24 +369,15 @@ def summarise(out_dir, study: StudyConfig | None = None) -> dict:
             "n_failed": n_failed}
 
 
-def _fmt(v):
-    if v is None:
-        return "n/a"
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, (float, np.floating)):
-        return "n/a" if not np.isfinite(v) else f"{float(v):.6g}"
-    return str(v)
-
-
 def write_tsv(path, rows: list) -> None:
-    """Rows (dicts with the same keys) as a TSV with a header line, written atomically."""
+    """Rows (dicts) as a TSV with a header line, floats to 6 significant digits, written atomically.
+
+    The columns are the union of the rows' keys in first-seen order; no rows give an empty file.
+    """
     if not rows:
-        store.atomic_write_text(Path(path), "")
+        write_text_atomic(Path(path), "")
         return
-    cols = list(dict.fromkeys(c for r in rows for c in r))  # union of keys, in first-seen order
-    lines = ["\t".join(cols)] + ["\t".join(_fmt(r.get(c)) for c in cols) for r in rows]
-    store.atomic_write_text(Path(path), "\n".join(lines) + "\n")
+    _write_table(path, rows, digits=6)
 
 
 def write_summary(out_dir, figures: bool = True) -> dict:

@@ -2,8 +2,11 @@
 
 This mode skips phantom, scanner and reconstruction. For each scan it
 
-1. simulates noise-free, decay-corrected, frame-averaged regional TACs with
-   :func:`petsim.kinetics.simulate` for the subject's parameters;
+1. simulates noise-free, decay-corrected, frame-averaged regional TACs for the
+   subject's parameters with the pipeline's own kinetics
+   (:func:`petsim.pipeline.simulate.regional_kinetics`: the same plasma input,
+   frames, releases and subject tracer as image mode, so both modes simulate
+   the same subjects);
 2. adds Gaussian noise with the TAC-level model used in kinetic-modelling
    simulation papers (see docs/kinetics reference):
    ``var_i = S^2 C(t_i) exp(lambda t_i) / dt_i`` (C decay-corrected, t_i the
@@ -20,23 +23,16 @@ Use it for many replicates (false-positive rates, power curves); use the
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 
+from petsim.pipeline.world import make_releases
 from petsim.study import seeds
 from petsim.study.cohort import Subject, draw_subject
 from petsim.study.config import StudyConfig
-from petsim.study.scenario_tac import (
-    isotope_name,
-    make_frames,
-    make_input,
-    make_releases,
-    release_specs,
-    tracer_name,
-)
 from petsim.study.tasks import MATCHED_CONTROL, Task
 
 # Noise-free simulations are cached per worker process: subjects without
@@ -47,55 +43,32 @@ _setup_cache: dict = {}
 _cache_lock = threading.Lock()  # workers may run several tasks in threads of one process
 
 
-def subject_tracer(base, regions, k1_scale: float = 1.0, bp_scale: dict | None = None):
-    """A copy of a tracer table with one subject's K1 and BP_ND factors applied.
+@dataclass(frozen=True)
+class _Setup:
+    """Per-process objects that depend only on the study, built from its scenario by the pipeline's builders."""
 
-    Parameters
-    ----------
-    base : petsim.kinetics.Tracer
-        The population table (``load_tracer``).
-    regions : sequence of str
-        Regions the copy must know (the simulated ones).
-    k1_scale : float
-        Factor on K1 in every region (k2 kept, so V_ND scales alike everywhere).
-    bp_scale : dict, optional
-        Region -> factor on k3, hence on BP_ND = k3/k4.
-
-    Returns
-    -------
-    petsim.kinetics.Tracer
-        With one row per region (a row named by region overrides its structure).
-    """
-    from petsim.kinetics import Tracer
-
-    bp_scale = bp_scale or {}
-    rows = {}
-    for region in regions:
-        p = base.params(region)
-        rows[region] = dataclasses.replace(p, K1=p.K1 * k1_scale, k3=p.k3 * bp_scale.get(region, 1.0))
-    return Tracer(base.name, base.isotope, rows, base.reference_region, kd_app_nm=base.kd_app_nm,
-                  specific_activity_gbq_per_umol=base.specific_activity_gbq_per_umol)
+    tracer: object  # petsim.kinetics.Tracer (the population table)
+    input: object  # petsim.kinetics.PlasmaInput
+    frames: object  # petsim.frames.FrameSchedule
+    ref_regions: list
+    decay_per_min: float
 
 
-def _setup(study: StudyConfig):
+def _setup(study: StudyConfig) -> _Setup:
     """Per-process objects that depend only on the study (input, frames, tracer)."""
     key = study.fingerprint()
     with _cache_lock:
         setup = _setup_cache.get(key)
     if setup is None:
-        from petsim.isotopes import get_isotope
+        from petsim.core.isotopes import get_isotope
         from petsim.kinetics import load_tracer
+        from petsim.pipeline.world import frame_schedule, plasma_input
 
-        tracer = load_tracer(tracer_name(study.scenario))
-        setup = {
-            "tracer": tracer,
-            "input": make_input(study.scenario),
-            "frames": make_frames(study.scenario),
-            "specs": release_specs(study.scenario),
-            "ref_regions": _ref_regions(study.ref, tracer),
-            "isotope": isotope_name(study.scenario),
-            "decay_per_min": get_isotope(isotope_name(study.scenario)).decay_constant_per_min,
-        }
+        sc = study.scenario
+        tracer = load_tracer(sc.tracer.name)
+        setup = _Setup(tracer=tracer, input=plasma_input(sc), frames=frame_schedule(sc),
+                       ref_regions=_ref_regions(study.ref, tracer),
+                       decay_per_min=get_isotope(sc.tracer.isotope).decay_constant_per_min)
         with _cache_lock:
             if len(_setup_cache) >= 4:  # a worker rarely serves more than one study at a time
                 _setup_cache.clear()
@@ -119,14 +92,20 @@ def _ref_regions(ref, tracer) -> list:
     return out
 
 
-def _truth_window(study: StudyConfig, frames, specs) -> tuple:
+def _truth_window(study: StudyConfig, frames) -> tuple:
     if study.truth_window_min is not None:
         return study.truth_window_min
     if study.window_min is not None:
         return study.window_min
     end = float(np.asarray(frames.ends_min)[-1])
-    onset = min((s["onset_min"] for s in specs), default=0.0)
+    onset = min((rel.onset_min for rel in study.scenario.releases), default=0.0)
     return (onset, end)
+
+
+def subject_overrides(subject: Subject) -> dict:
+    """A subject's factors as the pipeline takes them (:func:`petsim.pipeline.simulate.subject_tracer`):
+    K1 and k2 scaled together by ``k1_scale``, k3 per region by ``bp_scale``."""
+    return {"k1_scale": subject.k1_scale, "bp_nd_scale": dict(subject.bp_scale)}
 
 
 def _noise_free(study, setup, subject: Subject, releases_key, releases, regions, windows):
@@ -143,11 +122,10 @@ def _noise_free(study, setup, subject: Subject, releases_key, releases, regions,
         if hit is not None:
             _noise_free_cache.move_to_end(key)
             return hit
-    from petsim.kinetics import simulate
+    from petsim.pipeline.simulate import regional_kinetics
 
-    tracer = subject_tracer(setup["tracer"], regions, subject.k1_scale, subject.bp_scale)
-    res = simulate(list(regions), tracer, setup["input"], setup["frames"], releases=tuple(releases),
-                   isotope=setup["isotope"])
+    res = regional_kinetics(study.scenario, list(regions), setup.frames, subject=subject_overrides(subject),
+                            releases=tuple(releases), tracer=setup.tracer, inp=setup.input)
     rel = res.frame_means()
     ctrl = res.frame_means(control=True)
     tacs_release = {r: rel[i] for i, r in enumerate(res.region_names)}
@@ -245,22 +223,22 @@ def run_tac_subject(study: StudyConfig, task: Task, subject_index: int) -> dict:
         "matched_control"``, and their truth is the no-release ``bp_nd_control``.
     """
     setup = _setup(study)
-    frames = setup["frames"]
-    ref_regions = setup["ref_regions"]
-    release_regions = [r for spec in setup["specs"] for r in spec["regions"]]
+    frames = setup.frames
+    ref_regions = setup.ref_regions
+    release_regions = [r for rel in study.scenario.releases for r in rel.regions]
     # Release regions must be simulated too (kinetics checks it), even if not analysed.
     regions = list(dict.fromkeys(list(study.regions) + ref_regions + release_regions))
     subject = draw_subject(study, subject_index, task.replicate, task.seed_arm)
     with_release = not task.control
     rel_key = (with_release, subject.release_scale if with_release else 0.0, task.effect_size)
-    releases = make_releases(setup["specs"], subject.release_scale, task.effect_size) if with_release else []
+    releases = make_releases(study.scenario, regions, subject.release_scale, task.effect_size) if with_release else []
     c0, c1 = study.conditions
     rows = []
 
     def noisy(scan_index, tacs):
         rng = seeds.generator(study.seed, seeds.STREAM_NOISE, task.seed_arm, task.replicate, subject_index,
                               scan_index)
-        return add_tac_noise(tacs, frames, setup["decay_per_min"], study.noise_cov, ref_regions, rng)
+        return add_tac_noise(tacs, frames, setup.decay_per_min, study.noise_cov, ref_regions, rng)
 
     def collect(condition, fits, truth_rows, truth_key, scan=None):
         for fit in fits:
@@ -275,7 +253,7 @@ def run_tac_subject(study: StudyConfig, task: Task, subject_index: int) -> dict:
 
     if study.design == "two_scans":
         # The control scan is the same subject without release (kinetics gives both from one solve).
-        window = _truth_window(study, frames, setup["specs"])
+        window = _truth_window(study, frames)
         tacs1, tacs0, truth = _noise_free(study, setup, subject, rel_key, releases, regions, (window,))
         collect(c0, _fit(study, frames, noisy(0, tacs0), ref_regions, study.window_min), truth[window],
                 "bp_nd_control")

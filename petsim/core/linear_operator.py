@@ -1,7 +1,9 @@
-"""Base class and composition rules for linear operators.
+"""Linear operators and their composition rules (layer 0: imports nothing of petsim).
 
 Every algorithm in :mod:`petsim.recon` is written against this small
-interface: ``forward(x)``, ``adjoint(y)``, ``in_shape``, ``out_shape``.
+interface: ``forward(x)``, ``adjoint(y)``, ``in_shape``, ``out_shape``; the
+projectors (:mod:`petsim.projectors`) implement it and the system model
+(:mod:`petsim.operators`) is a composition of such operators.
 """
 
 from __future__ import annotations
