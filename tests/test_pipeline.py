@@ -326,7 +326,7 @@ def test_a_run_too_large_for_the_machine_is_refused_naming_what_to_change():
 
     demo = load_scenario("demo")
     est = check_resources(demo, ".", available=1e12, free_disk=1e13)
-    assert 0.3e9 < est.memory_bytes < 2e9 and 0.4e9 < est.disk_bytes < 2e9
+    assert 0.3e9 < est.memory_bytes < 2e9 and 0.2e9 < est.disk_bytes < 0.45e9  # measured: 0.76 GB, 0.30 GB
     with pytest.raises(ScenarioError, match=r"GB of memory is free.*reduce scanner.view_mashing.*--force"):
         check_resources(demo, ".", available=0.2e9, free_disk=1e13)
     with pytest.raises(ScenarioError, match=r"only 0.1 GB is free.*frames.durations_min.*--force"):

@@ -35,6 +35,8 @@ def write_interfile_sinogram(
     frame_start_s: float = 0.0,
     frame_duration_s: float = 0.0,
     data_type: str = "Emission",
+    isotope_name: str | None = None,
+    energy_window_kev: tuple | None = None,
 ) -> Path:
     """Write one frame's sinogram ``(n_sinograms, n_views, n_radial)`` as ``path`` (``.hs``) + ``.s``.
 
@@ -45,6 +47,12 @@ def write_interfile_sinogram(
         increasing axial position).
     segment_ring_differences : dict
         ``{segment: (min_ring_difference, max_ring_difference)}``.
+    scanner_name : str
+        ``originating system``: STIR's name of the scanner (e.g. ``"ECAT HR+"``) lets STIR use its own model.
+    isotope_name : str, optional
+        Radionuclide, e.g. ``"C-11"`` (a name STIR's radionuclide table knows).
+    energy_window_kev : tuple of 2 float, optional
+        Lower and upper energy window levels (keV).
     """
     path = Path(path)
     if path.suffix != ".hs":
@@ -79,6 +87,11 @@ def write_interfile_sinogram(
     def braces(values):
         return "{ " + ", ".join(str(v) for v in values) + " }"
 
+    extra = f"isotope name := {isotope_name}\n" if isotope_name else ""
+    if energy_window_kev is not None:
+        lo, hi = (float(e) for e in energy_window_kev)
+        extra += f"number of energy windows := 1\nenergy window lower level[1] := {lo:g}\nenergy window upper level[1] := {hi:g}\n"
+
     header = f"""!INTERFILE :=
 !imaging modality := PT
 name of data file := {data_path.name}
@@ -91,7 +104,7 @@ imagedata byte order := LITTLEENDIAN
 !PET STUDY (General) :=
 !PET data type := {data_type}
 applied corrections := {{arc correction}}
-!number format := {number_format}
+{extra}!number format := {number_format}
 !number of bytes per pixel := {n_bytes}
 number of dimensions := 4
 matrix axis label [4] := segment

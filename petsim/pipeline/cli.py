@@ -1,4 +1,4 @@
-"""``petsim simulate | reconstruct | fit | report | run | demo | score``."""
+"""``petsim simulate | reconstruct | fit | report | run | demo | score | export-stir | scenario``."""
 
 from __future__ import annotations
 
@@ -62,6 +62,19 @@ def register(sub) -> None:
         fit_parser.add_argument("--force", action="store_true",
                                 help="replace the outputs of an earlier fit (of a table, or a run directory's fit stage)")
         fit_parser.set_defaults(func=_fit_dispatch, modeling_func=fit_parser.get_default("func"))
+
+    p = sub.add_parser("export-stir", help="write a simulated scan's frames as STIR reconstructs them (terms + OSEM .par)",
+                       description="For each frame of a scan simulated in DIR, write STIR's multiplicative (1 / (scale x "
+                                   "normalisation x attenuation x live fraction)) and additive (randoms + scatter in the "
+                                   "normalised domain) sinograms as Interfile and an OSMAPOSL parameter file that "
+                                   "reconstructs the stored prompts (docs/stir.md).")
+    p.add_argument("dir", help="a petsim run folder (its simulate stage complete)")
+    p.add_argument("--scan", default="release", choices=("release", "control"), help="which scan (default: release)")
+    p.add_argument("--frames", type=int, nargs="+", default=None,
+                   help="frame numbers, from 0 (default: every frame; each takes two float32 sinograms of disk)")
+    p.add_argument("-o", "--out", default=None, help="output folder (default: DIR/derivatives/petsim/sub-XX/stir)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print less")
+    p.set_defaults(func=_export_stir)
 
     p = sub.add_parser("scenario", help="list the scenario keys with their defaults, or the shipped scenarios")
     p.add_argument("--list", action="store_true", help="list the shipped scenarios")
@@ -131,6 +144,12 @@ def _score(args):
                                   args.window_column, args.window)
     print(summarise(rows))
     print(f"score table: {table}")
+
+
+def _export_stir(args):
+    from petsim.pipeline.stir_export import export_stir
+
+    export_stir(args.dir, scan=args.scan, frames=args.frames, out_dir=args.out, quiet=args.quiet)
 
 
 def _scenario(args):

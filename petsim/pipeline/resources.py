@@ -27,11 +27,14 @@ SIM_BYTES_PER_BIN = 68.0
 SIM_BYTES_PER_VOXEL = 40.0
 #: Bytes per bin of the 3D sinogram held while one stored frame is read, rebinned and reconstructed.
 RECON_BYTES_PER_BIN = 40.0
-#: Disk per stored bin and frame: uint16 prompts plus the compressed additive and multiplicative terms.
-DISK_BYTES_PER_BIN = 5.3
+#: Disk per stored bin and frame of the prompts: counts in one byte (2 where a bin holds more than 255
+#: counts in a frame, which the shipped scenarios never reach).
+PROMPT_BYTES_PER_BIN = 1.0
+#: Disk per bin of the session's factor files (normalisation and attenuation, float32).
+FACTOR_BYTES_PER_BIN = 8.0
 #: Throughputs on the 2-core reference machine (README), for the time estimate.
-BASIS_BINS_PER_S = 1.2e6
-FRAME_BINS_PER_S = 2.8e6
+BASIS_BINS_PER_S = 2.0e6
+FRAME_BINS_PER_S = 8.0e6
 RECON_VOXEL_ITERATIONS_PER_S = 2.9e6
 
 
@@ -87,7 +90,10 @@ def estimate(scenario) -> ResourceEstimate:
     simulate = BASE_BYTES + sum(parts.values())
     images = 4.0 * recon_voxels * (frames + 2 * scenario.recon.effective_subsets)
     reconstruct = BASE_BYTES + RECON_BYTES_PER_BIN * bins + images
-    disk = scans * frames * (DISK_BYTES_PER_BIN * bins + 2.0 * recon_voxels) + 20.0 * recon_voxels
+    # per frame: the prompts, the scatter on its coarse grid (float32) and the images; once: the factors
+    disk = (scans * frames * (PROMPT_BYTES_PER_BIN * bins + 4.0 * _coarse_scatter_bins(scenario, layout)
+                              + 2.0 * recon_voxels)
+            + FACTOR_BYTES_PER_BIN * bins + 20.0 * recon_voxels)
     rec = scenario.recon
     rebinned = float(np.prod(layout_2d_for(scenario, world.scanner).shape)) if rec.rebin != "none" else bins
     seconds = (k * bins / BASIS_BINS_PER_S + scans * frames * bins / FRAME_BINS_PER_S
@@ -95,6 +101,18 @@ def estimate(scenario) -> ResourceEstimate:
     if reconstruct > simulate:
         parts = {"frames of the reconstruction": images, "sinogram of a frame": RECON_BYTES_PER_BIN * bins}
     return ResourceEstimate(max(simulate, reconstruct), disk, seconds, parts)
+
+
+def _coarse_scatter_bins(scenario, layout) -> float:
+    """Values a frame's stored scatter term holds (its coarse grid; 0 without scatter)."""
+    from petsim.acquisition.scatter import SinogramLowPass
+    from petsim.pipeline.simulate import physics_of
+
+    phys = physics_of(scenario)
+    if not phys.scatter:
+        return 0.0
+    lowpass = SinogramLowPass(layout, phys.scatter_fwhm_mm[0], phys.scatter_fwhm_mm[1], phys.scatter_view_fwhm_deg)
+    return float(np.prod(lowpass.coarse_shape))
 
 
 def available_memory_bytes() -> float:

@@ -129,7 +129,8 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
 
     def sink(scan, frame):
         if scan not in writers:
-            writers[scan] = ScanWriter(lay.sino_dir, scan, world.scanner, world.layout, model.physics)
+            writers[scan] = ScanWriter(lay.sino_dir, scan, world.scanner, world.layout, model.physics,
+                                       isotope=world.isotope.name)
         if scan == "release" and len(writers[scan].meta) == mid:
             shown["prompts"] = frame.prompts
         writers[scan].add(frame)

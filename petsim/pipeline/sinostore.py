@@ -43,13 +43,15 @@ def _segment_info(layout):
     return seg, rd
 
 
-def _write_sinogram(path: Path, values, scanner, layout, **times) -> None:
+def write_sinogram(path: Path, values, scanner, layout, isotope: str | None = None, **times) -> None:
+    """One sinogram of ``layout`` as STIR-style Interfile, the scanner under STIR's name where it has one."""
     seg, rd = _segment_info(layout)
     write_interfile_sinogram(
         path, values, seg, rd, n_rings=scanner.n_rings, n_detectors_per_ring=scanner.n_crystals_per_ring,
         ring_radius_mm=scanner.ring_radius_mm, ring_spacing_mm=scanner.ring_spacing_mm,
-        radial_bin_mm=layout.radial_bin_mm, doi_mm=getattr(scanner, "doi_mm", 0.0), scanner_name=scanner.name,
-        **times)
+        radial_bin_mm=layout.radial_bin_mm, doi_mm=getattr(scanner, "doi_mm", 0.0),
+        scanner_name=scanner.stir_name or scanner.name, isotope_name=isotope,
+        energy_window_kev=scanner.energy_window_kev, **times)
 
 
 def _read_sinogram(path: Path, layout) -> np.ndarray:
@@ -70,21 +72,22 @@ def write_scan_factors(directory, scanner, layout, model) -> None:
         values = np.asarray(values)
         if values.dtype != np.float32:  # stored as float32: anything else would not come back bit for bit
             raise TypeError(f"the {name} factors are {values.dtype}, expected float32")
-        _write_sinogram(directory / FACTOR_FILES[name], values, scanner, layout)
+        write_sinogram(directory / FACTOR_FILES[name], values, scanner, layout)
 
 
 class ScanWriter:
     """Write one scan frame by frame (bounded memory): Interfile prompts, then the frame table and additive terms.
 
     ``physics`` is the :class:`~petsim.acquisition.ScanPhysics` of the scan (its scatter kernel is recorded,
-    so that the scatter can be rebuilt). The session's factor files are written by :func:`write_scan_factors`.
+    so that the scatter can be rebuilt); ``isotope`` (e.g. ``"C-11"``) goes into the prompts' headers. The session's factor files are written by :func:`write_scan_factors`.
     Nothing is read back as complete until :meth:`close` has written the frame table.
     """
 
-    def __init__(self, directory, scan: str, scanner, layout, physics):
+    def __init__(self, directory, scan: str, scanner, layout, physics, isotope: str | None = None):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.scan, self.scanner, self.layout = scan, scanner, layout
+        self.isotope = isotope
         self.scatter_kernel = {"fwhm_radial_mm": float(physics.scatter_fwhm_mm[0]),
                                "fwhm_axial_mm": float(physics.scatter_fwhm_mm[1]),
                                "fwhm_view_deg": float(physics.scatter_view_fwhm_deg)}
@@ -94,8 +97,8 @@ class ScanWriter:
 
     def add(self, fr: EmissionData) -> None:
         f = len(self.meta)
-        _write_sinogram(self.directory / f"{self.scan}_frame-{f:02d}_prompts.hs", fr.prompts, self.scanner,
-                        self.layout, frame_start_s=fr.frame_start_min * 60.0,
+        write_sinogram(self.directory / f"{self.scan}_frame-{f:02d}_prompts.hs", fr.prompts, self.scanner,
+                        self.layout, isotope=self.isotope, frame_start_s=fr.frame_start_min * 60.0,
                         frame_duration_s=fr.frame_duration_min * 60.0)
         scatter, randoms = fr.info.get("scatter_term"), fr.info.get("randoms_term")
         if scatter is not None:

@@ -36,6 +36,12 @@ class Scanner:
         the ring diameter.
     crystal_angle_offset_rad : float
         Azimuth of crystal 0 (rad).
+    stir_name : str, optional
+        The scanner's name in STIR (``Scanner.cxx``), written as ``originating system`` in
+        Interfile headers so that STIR builds its own model of the scanner.
+    energy_window_kev : tuple of 2 float, optional
+        The scanner's usual energy window (lower, upper) in keV, for file headers only
+        (the simulation has no energy physics).
 
     Examples
     --------
@@ -55,6 +61,8 @@ class Scanner:
     radial_bin_mm: float | None = None
     n_radial: int | None = None
     crystal_angle_offset_rad: float = 0.0
+    stir_name: str | None = None
+    energy_window_kev: tuple | None = None
 
     def __post_init__(self):
         for name in ("n_rings", "n_crystals_per_ring"):
@@ -151,7 +159,9 @@ _PRESETS = {
     # PET scanner ECAT EXACT HR+ following the IEC standard").
     "hrplus": dict(name="Siemens ECAT EXACT HR+", n_rings=32, n_crystals_per_ring=576, inner_radius_mm=412.0,
                    doi_mm=7.0, ring_spacing_mm=4.85, crystal_size_mm=(4.05, 4.39, 30.0), radial_bin_mm=2.25,
-                   n_radial=288),
+                   n_radial=288, stir_name="ECAT HR+",
+                   # the manufacturer's default window of the ECAT EXACT family (header only)
+                   energy_window_kev=(350.0, 650.0)),
     # GE Discovery MI, 4-ring (20 cm axial FOV) version.
     # STIR, src/buildblock/Scanner.cxx, entry DiscoveryMI4ring: 36 rings, 544 (2 x 272) detectors per
     # ring, effective ring radius 380.5 mm (inner 371.1 mm + 9.4 mm DOI), ring spacing 5.52296 mm,
@@ -162,7 +172,8 @@ _PRESETS = {
     # time-of-flight PET/CT system").
     "ge_discovery_mi": dict(name="GE Discovery MI (4 rings)", n_rings=36, n_crystals_per_ring=544,
                             inner_radius_mm=371.1, doi_mm=9.4, ring_spacing_mm=5.52296,
-                            crystal_size_mm=(3.95, 5.3, 25.0), radial_bin_mm=2.206, n_radial=317),
+                            crystal_size_mm=(3.95, 5.3, 25.0), radial_bin_mm=2.206, n_radial=317,
+                            stir_name="GE Discovery MI 4 rings"),
 }
 _ALIASES = {"hr+": "hrplus", "ecat962": "hrplus", "ecat_hrplus": "hrplus", "dmi": "ge_discovery_mi",
             "discovery_mi": "ge_discovery_mi"}
