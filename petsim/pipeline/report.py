@@ -42,38 +42,28 @@ def _table_html(rows, columns) -> str:
 
 def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
     from petsim.modeling import read_tac_table
-    from petsim.pipeline.world import World
+    from petsim.pipeline.simulate import late_weights
     from petsim.plot import plot_bp_scatter, plot_logan, plot_recon_vs_truth, plot_tacs
 
     figs = []
     rd = lay.report_dir
-    world = World(scenario)
     an = scenario.analysis
     ref_name = an.reference if isinstance(an.reference, str) else list(an.reference)
     for name, title in (("phantom.png", "Phantom labels"), ("sinogram.png", "A simulated sinogram (prompts)")):
         if (rd / name).is_file():
             figs.append((title, rd / name))
     img, grid = read_nifti(lay.pet("release"))
-    ph = world.phantom_recon
-    # Late frames averaged (duration-weighted): the last third of the scan, where the binding contrast shows.
-    starts, ends = world.frames.starts_min, world.frames.ends_min
-    late = starts >= starts[0] + (2.0 / 3.0) * (ends[-1] - starts[0]) - 1e-9
-    late[-1] = True
-    weights = np.where(late, ends - starts, 0.0)
-    weights /= weights.sum()
-    if scenario.kind == "static":
-        acts = {r["region"]: r["activity_bq_ml"] for r in read_tsv(lay.deriv("truth", "activity"))}
-        level = lambda name: acts.get(name, 0.0)  # noqa: E731
+    truth_img, _ = read_nifti(lay.deriv("truthlate", "pet", ext=".nii.gz"))  # written by the simulate stage
+    if scenario.kind == "static":  # one frame: a one-row table (no TAC to fit)
+        row = read_tsv(lay.deriv("recon", "tacs"))[0]
+        starts, ends = np.array([row["frame_start"] / 60.0]), np.array([row["frame_end"] / 60.0])
     else:
-        truth_tacs = read_tac_table(lay.deriv("noisefree", "tacs"))
-        level = lambda name: float(np.dot(weights, truth_tacs.regions[name])) if name in truth_tacs.regions else 0.0  # noqa: E731
-    # the truth through the partial-volume fractions of the reconstruction grid
-    truth_img = np.zeros(grid.shape, np.float32)
-    for r in ph.regions:
-        if level(r.name):
-            truth_img += ph.fraction(r.name) * np.float32(level(r.name))
+        recon_tacs = read_tac_table(lay.deriv("recon", "tacs"))
+        starts, ends = recon_tacs.frame_start_min, recon_tacs.frame_end_min
+    weights = late_weights(starts, ends)
+    late = weights > 0
     recon_late = np.tensordot(img, weights.astype(np.float32), axes=([3], [0]))
-    centre = _centre_of(ph, "amygdala_l")
+    centre = _centre_of(lay, "amygdala_l")
     when = f"{starts[late][0]:g}-{ends[-1]:g} min"
     figs.append((f"Reconstruction next to the truth ({when})",
                  plot_recon_vs_truth(rd / "recon_vs_truth.png", truth_img, recon_late, centre=centre,
@@ -82,7 +72,6 @@ def make_figures(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
                                            + (", through the left amygdala" if centre else ""))))
     if scenario.kind == "static":
         return figs
-    recon_tacs = read_tac_table(lay.deriv("recon", "tacs"))
     from petsim.pipeline.analyse import regions_to_report
 
     regions = [r for r in regions_to_report(scenario, read_tsv(lay.deriv("truth", "bp"))) if r in recon_tacs.regions][:6]
@@ -132,11 +121,13 @@ def _fitted_curves(lay: RunLayout, model: str, frame_start_min) -> dict:
     return curves
 
 
-def _centre_of(ph, name):
-    try:
-        mask = ph.labels == ph.region(name).id
-    except KeyError:
+def _centre_of(lay: RunLayout, name: str):
+    """Voxel (x, y, z) at the centre of region ``name`` in the run's label image, or None."""
+    index = {r["name"]: r["index"] for r in read_tsv(lay.deriv_dir / f"{lay.sub}_dseg.tsv")}
+    if name not in index:
         return None
+    labels, _ = read_nifti(lay.deriv_dir / f"{lay.sub}_dseg.nii.gz")
+    mask = labels == index[name]
     if not mask.any():
         return None
     return tuple(int(round(c)) for c in np.argwhere(mask).mean(axis=0))

@@ -92,7 +92,7 @@ def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) 
 
 def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayout:
     from petsim.pipeline import static
-    from petsim.pipeline.simulate import simulate_kinetics, simulate_scans, truth_of
+    from petsim.pipeline.simulate import late_weights, simulate_kinetics, simulate_scans, truth_image, truth_of
 
     lay, _ = open_run(out_dir, scenario)
     _claim_folder(lay, scenario, force)
@@ -113,11 +113,18 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
     ph = world.phantom_recon
     if scenario.kind == "static":
         res, groups = None, static.basis_groups(world)
-        write_tsv(lay.deriv("truth", "activity"), static.truth_rows(world))
+        rows = static.truth_rows(world)
+        write_tsv(lay.deriv("truth", "activity"), rows)
         _write_labels(lay, ph)
+        levels = {r["region"]: r["activity_bq_ml"] for r in rows}
     else:
         res, groups = simulate_kinetics(world), None
-        _write_truth(lay, world, truth_of(world, res))
+        truth = truth_of(world, res)
+        _write_truth(lay, world, truth)
+        weights = late_weights(world.frames.starts_min, world.frames.ends_min)
+        levels = {r: float(np.dot(weights, tac)) for r, tac in truth.noisefree["release"].items()}
+    # the truth the report sets beside the reconstruction: the late frames' activity through the partial volumes
+    write_nifti(lay.deriv("truthlate", "pet", ext=".nii.gz"), truth_image(ph, levels), ph.grid)
     _log(f"truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
     from petsim.pipeline.simulate import acquisition_model
     from petsim.pipeline.sinostore import ScanWriter, write_scan_factors

@@ -222,3 +222,22 @@ def physics_of(sc):
         crystal_efficiency_sd=p.crystal_efficiency_sd, psf_fwhm_mm=psf, dead_time=p.dead_time,
         noise=p.noise, seed=sc.seed, **mode_figures,
     )
+
+
+def late_weights(starts_min, ends_min) -> np.ndarray:
+    """Duration weights (summing to 1) of the frames in the last third of the scan, where binding contrast shows."""
+    starts, ends = np.asarray(starts_min, float), np.asarray(ends_min, float)
+    late = starts >= starts[0] + (2.0 / 3.0) * (ends[-1] - starts[0]) - 1e-9
+    late[-1] = True
+    weights = np.where(late, ends - starts, 0.0)
+    return weights / weights.sum()
+
+
+def truth_image(phantom, levels: dict) -> np.ndarray:
+    """The noise-free activity image (float32) of regional ``levels`` (region -> Bq/mL) through the
+    phantom's partial-volume fractions on its grid."""
+    img = np.zeros(phantom.grid.shape, np.float32)
+    for r in phantom.regions:
+        if levels.get(r.name):
+            img += phantom.fraction(r.name) * np.float32(levels[r.name])
+    return img
