@@ -73,3 +73,34 @@ def test_counts_below_256_are_stored_in_one_byte_and_read_back_exactly(tmp_path)
         assert np.array_equal(back, sino)
         assert path.with_suffix(".s").stat().st_size == n_bytes * sino.size
         assert f"!number of bytes per pixel := {n_bytes}" in path.read_text()
+
+
+def test_a_measured_normalisation_reaches_the_reconstruction_and_the_store(setup, tmp_path):
+    """With a site's normalisation, the data keep the true efficiencies and the terms carry the site's."""
+    from petsim.acquisition.normscan import estimate_crystal_efficiencies, estimated_bin_efficiency, simulate_norm_scan
+
+    scanner, layout, _, _ = setup
+    grid = Grid((88, 88, 44), (2.0, 2.0, 1.0))
+    x, y, z = grid.coordinates_mm()
+    body = ((x**2 + y**2 <= 60.0**2) & (np.abs(z) <= 20.0)).astype(np.float32)
+    model = AcquisitionModel(scanner, layout, grid, 0.096 * body, ScanPhysics(calibration_cylinder_mm=(160.0, 40.0),
+                             psf_fwhm_mm=4.0, seed=3), progress=False)
+    basis = model.project_basis([body], progress=False)
+    exact = simulate_frames(model, basis, INTEGRALS[:1], FRAMES, rng=7, progress=False)
+    scan = simulate_norm_scan(scanner, layout, model.crystal_efficiency, 1e7, np.random.default_rng(1), diameter_mm=160.0)
+    site = estimated_bin_efficiency(estimate_crystal_efficiencies(scan.measured, scan.model, model.pairs), model.pairs)
+    model.use_site_normalisation(site)
+    measured = simulate_frames(model, basis, INTEGRALS[:1], FRAMES, rng=7, progress=False)
+    err = site[model.detector_pattern > 0] / model.detector_pattern[model.detector_pattern > 0]
+    assert 1e-4 < np.std(err) < 0.05  # an estimate: close, not exact
+    for a, b in zip(exact, measured):
+        assert np.array_equal(a.prompts, b.prompts)  # the data are made with the true efficiencies
+        assert np.array_equal(b.multiplicative, model.site_efficiency * np.float32(b.info["live_fraction"]))
+    write_scan_factors(tmp_path, scanner, layout, model)
+    writer = ScanWriter(tmp_path, "release", scanner, layout, model.physics)
+    for fr in measured:
+        writer.add(fr)
+    writer.close()
+    for a, b in zip(measured, StoredScan(tmp_path, "release", scanner, layout)):
+        for name in ("prompts", "multiplicative", "additive"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name

@@ -162,6 +162,22 @@ class AcquisitionModel:
         self.system.scale = self.sensitivity_cps_per_bq_ml_mm
         self.lowpass = SinogramLowPass(layout, physics.scatter_fwhm_mm[0], physics.scatter_fwhm_mm[1],
                                        physics.scatter_view_fwhm_deg)
+        #: the normalisation the site's reconstruction is given (default: the exact one), and with attenuation
+        self.site_pattern, self.site_efficiency = self.detector_pattern, self.efficiency
+
+    def use_site_normalisation(self, pattern) -> None:
+        """Give the reconstruction a measured normalisation (bin efficiencies x compression weight, float32).
+
+        The data are still made with the true efficiencies; the frames' multiplicative term and the scatter
+        term's detector pattern become the site's (see :mod:`petsim.acquisition.normscan`).
+        """
+        pattern = np.ascontiguousarray(pattern, dtype=np.float32)
+        if pattern.shape != self.shape:
+            raise ValueError(f"normalisation has shape {pattern.shape}, expected the layout's {self.shape}")
+        if not np.all(np.isfinite(pattern) & (pattern >= 0)):
+            raise ValueError("normalisation factors must be finite and >= 0")
+        self.site_pattern = pattern
+        self.site_efficiency = pattern * self.attenuation
 
     def _crop_box(self, mu):
         """Bounding box of ``mu > 0`` grown by 4 PSF sigmas + 2 voxels (whole grid if no map)."""

@@ -113,8 +113,13 @@ def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: boo
             prompts = expected
             randoms_est = expected_randoms                        # exact expected randoms (bias studies)
             n_delayed = float(randoms.sum(dtype=np.float64))
-        # the additive term as the scan stores it (smooth scatter and crystal singles), expanded bit for bit
-        additive = scatter + (randoms_est.sinogram(model.pairs) if randoms_est is not None else np.zeros_like(trues))
+        # the additive term as the scan stores it (smooth scatter and crystal singles), expanded bit for bit;
+        # the scatter estimate carries the site's detector pattern (the true one unless a measured one is given)
+        if model.site_pattern is model.detector_pattern or scatter_est is None:
+            site_scatter = scatter
+        else:
+            site_scatter = scatter_est.sinogram(model.site_pattern, model.lowpass)
+        additive = site_scatter + (randoms_est.sinogram(model.pairs) if randoms_est is not None else np.zeros_like(trues))
         t, sc, r = (float(x.sum(dtype=np.float64)) for x in (trues, scatter, randoms))
         info = {
             "trues": t, "scatter": sc, "randoms": r, "prompts": float(prompts.sum(dtype=np.float64)),
@@ -132,7 +137,7 @@ def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: boo
             del expected
         yield EmissionData(
             prompts=prompts,
-            multiplicative=model.efficiency * np.float32(live),
+            multiplicative=model.site_efficiency * np.float32(live),
             additive=additive,
             scale=s * dur_s,
             frame_start_min=float(schedule.starts_min[f]),

@@ -111,6 +111,8 @@ class Physics(_Section):
     randoms: bool
     normalisation: bool
     crystal_efficiency_sd: float
+    normalisation_correction: str
+    normalisation_scan_counts: float
     psf_fwhm_mm: tuple | None
     dead_time: bool
     noise: bool

@@ -129,12 +129,31 @@ def basis_groups(world: World, res):
     return [(g, np.stack([w[:n], w[n:]])) for g, w in zip(group_names, integrals)]
 
 
+#: Stream of the scenario seed that the normalisation scan draws from (apart from the scans' noise).
+NORM_SCAN_STREAM = 7
+
+
 def acquisition_model(world: World, progress: bool = True):
-    """The scanner's physics on the simulation grid (attenuation, normalisation drawn from the scenario seed, calibration)."""
+    """The scanner's physics on the simulation grid (attenuation, normalisation drawn from the scenario seed,
+    calibration), with the normalisation the site's reconstruction gets (``physics.normalisation_correction``)."""
     from petsim.acquisition import AcquisitionModel
 
-    return AcquisitionModel(world.scanner, world.layout, world.sim_grid, world.phantom_sim.mu_per_cm,
-                            physics_of(world.scenario), world.isotope, progress=progress)
+    model = AcquisitionModel(world.scanner, world.layout, world.sim_grid, world.phantom_sim.mu_per_cm,
+                             physics_of(world.scenario), world.isotope, progress=progress)
+    if world.scenario.physics.normalisation_correction == "measured":
+        model.use_site_normalisation(measured_normalisation(world, model))
+    return model
+
+
+def measured_normalisation(world: World, model) -> np.ndarray:
+    """The bin efficiencies a site measures: crystal efficiencies by fan sums from a simulated normalisation
+    scan of ``physics.normalisation_scan_counts`` counts (:mod:`petsim.acquisition.normscan`), float32."""
+    from petsim.acquisition.normscan import estimate_crystal_efficiencies, estimated_bin_efficiency, simulate_norm_scan
+
+    sc = world.scenario
+    rng = np.random.default_rng(np.random.SeedSequence([sc.seed, NORM_SCAN_STREAM]))
+    scan = simulate_norm_scan(world.scanner, world.layout, model.crystal_efficiency, sc.physics.normalisation_scan_counts, rng)
+    return estimated_bin_efficiency(estimate_crystal_efficiencies(scan.measured, scan.model, model.pairs), model.pairs)
 
 
 def simulate_scans(world: World, res, seed: int, sink, progress: bool = True, groups=None, model=None):

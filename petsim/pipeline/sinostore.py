@@ -65,10 +65,11 @@ def _read_sinogram(path: Path, layout) -> np.ndarray:
 
 
 def write_scan_factors(directory, scanner, layout, model) -> None:
-    """Write the session's normalisation and attenuation factors (float32 Interfile sinograms)."""
+    """Write the session's normalisation (the one the site has: ``model.site_pattern``) and attenuation
+    factors (float32 Interfile sinograms)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for name, values in (("normalisation", model.detector_pattern), ("attenuation", model.attenuation)):
+    for name, values in (("normalisation", model.site_pattern), ("attenuation", model.attenuation)):
         values = np.asarray(values)
         if values.dtype != np.float32:  # stored as float32: anything else would not come back bit for bit
             raise TypeError(f"the {name} factors are {values.dtype}, expected float32")

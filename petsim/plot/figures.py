@@ -114,3 +114,112 @@ def plot_bp_scatter(path, true_bp, est_bp, labels, title: str = "estimated again
     ax.set(xlim=(0, hi), ylim=(0, hi), xlabel="true BP_ND", ylabel="estimated BP_ND", title=title)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_delta_bp(path, regions, models, true_percent: dict, estimated_percent: dict, attainable_percent: dict | None = None,
+                  title: str = "ΔBP_ND: true, estimated and attainable") -> Path:
+    """True against estimated %ΔBP_ND per released region (rows) and model (colours).
+
+    ``true_percent`` maps a region to its true %ΔBP_ND; ``estimated_percent`` and ``attainable_percent``
+    map ``(region, model)`` to the estimate on the reconstructed TACs and on the noise-free TACs (the
+    value the model can attain); a missing or None value is left out. The shaded band on each row is
+    where an estimate has the sign and at least half the size of the true change.
+
+    Examples
+    --------
+    >>> plot_delta_bp("dbp.png", ["amygdala_l"], ["mrtm2"], {"amygdala_l": -10.0},
+    ...               {("amygdala_l", "mrtm2"): -8.1}, {("amygdala_l", "mrtm2"): -7.2})  # doctest: +SKIP
+    """
+    attainable_percent = attainable_percent or {}
+    regions, models = list(regions), list(models)
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.75 * max(len(regions), 1)))
+    step = 0.6 / max(len(models), 1)
+    values = [0.0]
+    for i, region in enumerate(regions):
+        t = true_percent.get(region)
+        if t is not None and np.isfinite(t) and t != 0:
+            lo, hi = sorted((0.5 * t, 100.0 * t))  # clipped by the axis limits
+            ax.fill_between([lo, hi], i - 0.4, i + 0.4, color="0.92", lw=0,
+                            label="sign right, ≥ half the size" if i == 0 else None)
+            ax.plot([t, t], [i - 0.4, i + 0.4], "k-", lw=2.5, label="true" if i == 0 else None)
+            values.append(t)
+        for j, model in enumerate(models):
+            y = i - 0.3 + step * (j + 0.5)
+            colour = f"C{j % 10}"
+            e, a = estimated_percent.get((region, model)), attainable_percent.get((region, model))
+            if a is not None and np.isfinite(a):
+                ax.plot(a, y, "o", mfc="none", mec=colour, ms=8, mew=1.5,
+                        label=f"{model}, noise-free TACs (attainable)" if i == 0 else None)
+                values.append(a)
+            if e is not None and np.isfinite(e):
+                ax.plot(e, y, "o", color=colour, ms=7, label=f"{model}, estimate" if i == 0 else None)
+                values.append(e)
+    ax.axvline(0.0, color="0.5", lw=1)
+    span = max(abs(min(values)), abs(max(values)), 1.0)
+    ax.set_xlim(min(1.15 * min(values), -0.1 * span), max(1.15 * max(values), 0.1 * span))
+    ax.set_yticks(range(len(regions)), regions)
+    ax.set_ylim(len(regions) - 0.5, -0.5)
+    ax.set(xlabel="ΔBP_ND (% of baseline)", title=title)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(fig, path)
+
+
+def plot_input_function(path, time_min, plasma_bq_ml, whole_blood_bq_ml=None, parent_fraction=None,
+                        title: str = "arterial input function") -> Path:
+    """Plasma (total and parent) and whole-blood activity against time, and the parent fraction.
+
+    Activities in Bq/mL (decay-corrected), drawn in kBq/mL; the parent plasma curve is the total plasma
+    activity times ``parent_fraction`` (left out when that is None).
+    """
+    t = np.asarray(time_min, float)
+    plasma = np.asarray(plasma_bq_ml, float)
+    with_fraction = parent_fraction is not None
+    fig, axes = plt.subplots(1, 2 if with_fraction else 1, figsize=(11 if with_fraction else 7, 4.5), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(t, plasma / 1e3, "o-", ms=3, color="C0", label="plasma, total")
+    if with_fraction:
+        ax.plot(t, plasma * np.asarray(parent_fraction, float) / 1e3, "o-", ms=3, color="C3",
+                label="plasma, parent (input of the models)")
+    if whole_blood_bq_ml is not None:
+        ax.plot(t, np.asarray(whole_blood_bq_ml, float) / 1e3, "s--", ms=3, color="C2", label="whole blood")
+    ax.set(xlabel="time after injection (min)", ylabel="activity (kBq/mL, decay-corrected)", title=title)
+    ax.legend(fontsize=8)
+    if with_fraction:
+        ax = axes[0, 1]
+        ax.plot(t, np.asarray(parent_fraction, float), "o-", ms=3, color="C3")
+        ax.set(xlabel="time after injection (min)", ylabel="parent fraction of plasma activity", ylim=(0, 1.05),
+               title="metabolism")
+    return _save(fig, path)
+
+
+def plot_count_rates(path, frame_start_min, frame_duration_min, counts: dict, fractions: dict | None = None,
+                     title: str = "count rates per frame") -> Path:
+    """Recorded count rates (counts over the frame duration, in kcps) per frame, and fractions.
+
+    ``counts`` maps a name (trues, scatter, randoms, prompts, NEC, ...) to counts per frame; each is drawn
+    as a level over its frame. ``fractions`` maps a name (random, scatter, dead-time fraction) to values
+    between 0 and 1, drawn on a second panel.
+    """
+    start = np.asarray(frame_start_min, float)
+    dur = np.asarray(frame_duration_min, float)
+    mid = start + 0.5 * dur
+    fig, axes = plt.subplots(1, 2 if fractions else 1, figsize=(11 if fractions else 7, 4.5), squeeze=False)
+    ax = axes[0, 0]
+    contiguous = bool(np.allclose(start[1:], (start + dur)[:-1]))
+    for i, (name, c) in enumerate(counts.items()):
+        rate = np.asarray(c, float) / (60.0 * dur) / 1e3
+        colour = f"C{i % 10}"
+        if contiguous:  # a level over each frame, joined at the frame boundaries
+            ax.stairs(rate, np.concatenate([start, [start[-1] + dur[-1]]]), color=colour, lw=1.5, label=name,
+                      baseline=None)
+        else:
+            ax.hlines(rate, start, start + dur, color=colour, lw=1.5, label=name)
+    ax.set(xlabel="time after injection (min)", ylabel="recorded rate (kcps)", title=title, ylim=(0, None))
+    ax.legend(fontsize=8)
+    if fractions:
+        ax = axes[0, 1]
+        for i, (name, f) in enumerate(fractions.items()):
+            ax.plot(mid, 100.0 * np.asarray(f, float), "o-", ms=3, color=f"C{(i + len(counts)) % 10}", label=name)
+        ax.set(xlabel="time after injection (min)", ylabel="%", title="fractions per frame", ylim=(0, None))
+        ax.legend(fontsize=8)
+    return _save(fig, path)
