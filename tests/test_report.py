@@ -210,3 +210,12 @@ def test_report_only_reads_the_run(tiny_report):
     after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and rd not in p.parents
              and ".petsim" not in p.parts}
     assert after == before  # nothing outside the report folder was written
+
+
+def test_the_scenario_line_reads_a_preset_frame_schedule():
+    """The demo names its frames by preset (no explicit durations): 28 frames over 90 min."""
+    from petsim.pipeline.report import _scenario_text
+    from petsim.pipeline.scenario import load_scenario
+
+    text = _scenario_text(load_scenario("demo"))
+    assert "28 frames over 90 min" in text

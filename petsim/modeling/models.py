@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import types
 
-from ._frames import MIN_FRAMES
+import numpy as np
+
+from ._frames import MIN_FRAMES, check_frames, fit_frames
 from .linear import fit_logan_ref, fit_mrtm, fit_mrtm2, fit_tissue_ratio
 from .lpntpet import N_PARAMS_LPNTPET, fit_lpntpet
 from .parametric import bfsrtm_map, logan_ref_map, mrtm2_map
@@ -104,6 +106,15 @@ class Model:
     def _fit(self, start, end, ct, cr, weights, t_star_min, k2_ref, window_min) -> FitResult:  # pragma: no cover
         raise NotImplementedError
 
+    def used_frames(self, frame_start_min, frame_end_min, *, t_star_min=None, window_min=None) -> np.ndarray:
+        """Boolean mask of the frames :meth:`fit` fits, for the same ``t_star_min`` and ``window_min``.
+
+        (The fitted TAC of some models covers every frame although only these were fitted.)
+        """
+        start, end = check_frames(frame_start_min, frame_end_min)
+        t_star = float(t_star_min or 0.0) if self.needs_t_star else 0.0
+        return fit_frames(start, end, t_star, window_min if self.windowed else None, min_frames=1, model=self.name)
+
     def __repr__(self):
         return f"<model {self.name}: {self.title}>"
 
@@ -154,8 +165,17 @@ class TissueRatio(Model):
 
     def _fit(self, start, end, ct, cr, weights, t_star_min, k2_ref, window_min):
         if window_min is None:
-            window_min = (end[-1] - (end[-1] - start[0]) / 3.0, end[-1])
+            window_min = self._default_window(start, end)
         return fit_tissue_ratio(start, end, ct, cr, window_min)
+
+    @staticmethod
+    def _default_window(start, end):
+        return (end[-1] - (end[-1] - start[0]) / 3.0, end[-1])
+
+    def used_frames(self, frame_start_min, frame_end_min, *, t_star_min=None, window_min=None):
+        start, end = check_frames(frame_start_min, frame_end_min)
+        return super().used_frames(start, end, window_min=self._default_window(start, end) if window_min is None
+                                   else window_min)
 
 
 class LpNtPET(Model):

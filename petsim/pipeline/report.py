@@ -519,11 +519,14 @@ def _iterations_text(rec) -> str:
 
 
 def _scenario_text(sc) -> str:
+    from petsim.pipeline.world import frame_schedule  # the schedule only (a preset or explicit durations)
+
+    frames = frame_schedule(sc)
     return ((f"<p>Static scan of {sc.static.duration_min:g} min; scanner " if sc.kind == "static" else
              f"<p>Tracer {html.escape(sc.tracer.name)} ({html.escape(sc.tracer.isotope)}), "
              f"{sc.protocol.dose_mbq:g} MBq {html.escape(sc.protocol.input.replace('_', ' '))}, "
-             f"{len(sc.frames.durations_min)} frames over "
-             f"{sum(sc.frames.durations_min):g} min; models {', '.join(html.escape(m) for m in sc.analysis.models)} "
+             f"{frames.n_frames} frames over "
+             f"{float(frames.ends_min[-1]):g} min; models {', '.join(html.escape(m) for m in sc.analysis.models)} "
              f"(reference region {html.escape(str(sc.analysis.reference))}); scanner ")
             + f"{html.escape(sc.scanner.name)} ({sc.scanner.mode}); reconstruction {html.escape(sc.recon.algorithm)}"
             + _iterations_text(sc.recon)
