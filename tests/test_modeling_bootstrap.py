@@ -195,3 +195,25 @@ def test_every_regional_model_bootstraps(model, kw):
     assert b.model == model and b.n_finite >= 10
     assert b.se > 0 and b.interval[0] < b.interval[1]
     assert abs(b.bp_nd - np.nanmedian(b.replicates)) < 3 * b.se
+
+
+def test_petsim_fit_reports_the_bootstrap_se_and_interval(tmp_path):
+    """`petsim fit --bootstrap N`: the table's SE of BP_ND is the bootstrap's, with its 95 % interval."""
+    from petsim.cli import main
+    from petsim.core.tsv import read_tsv
+    from petsim.modeling import TacTable, fit_models, write_tac_table
+
+    ct = _noisy(2.0, 5)
+    write_tac_table(tmp_path / "sub-01_tacs.tsv", START, END, {"roi": ct, "ref": CR})
+    assert main(["fit", str(tmp_path / "sub-01_tacs.tsv"), "--ref", "ref", "--model", "logan_ref", "--t-star", "20",
+                 "--bootstrap", "100", "--seed", "3", "--no-plots"]) == 0
+    row = next(r for r in read_tsv(next(tmp_path.glob("*_bp.tsv"))))
+    table = TacTable(START, END, {"roi": ct, "ref": CR})
+    plain = fit_models(table, "ref", models=("logan_ref",), t_star_min=20)[0]
+    boot = fit_models(table, "ref", models=("logan_ref",), t_star_min=20, bootstrap=100, seed=3)[0]
+    assert boot.bp_nd == plain.bp_nd  # the estimate is the fit's; only its uncertainty comes from the bootstrap
+    assert boot.se["BP_ND"] > 2 * plain.se["BP_ND"]  # the regression SE is far too small (docs/modeling.md)
+    assert boot.params["BP_ND_ci_low"] < boot.bp_nd < boot.params["BP_ND_ci_high"]
+    assert row["BP_ND_se"] == pytest.approx(boot.se["BP_ND"], rel=1e-5)
+    assert row["BP_ND_ci_low"] == pytest.approx(boot.params["BP_ND_ci_low"], rel=1e-5)
+    assert main(["fit", str(tmp_path / "sub-01_tacs.tsv"), "--ref", "ref", "--bootstrap", "-1"]) == 2

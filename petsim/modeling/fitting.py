@@ -52,7 +52,7 @@ def _weights(kind, start, end, cr, half_life_min):
 
 
 def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=None, k2_ref=None, window_min=None,
-               weights="counts", half_life_min=None) -> list[FitResult]:
+               weights="counts", half_life_min=None, bootstrap: int = 0, seed: int = 0) -> list[FitResult]:
     """Fit each model to each region of ``table``.
 
     Parameters
@@ -75,6 +75,12 @@ def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=
     weights : None, "duration", "decay", "none" or array
         Frame weights (see :func:`frame_weights`); a string picks the kind
         (decay with ``half_life_min``, carbon-11 by default).
+    bootstrap : int
+        Wild-bootstrap replicates per converged fit (0: none). With them the SE of BP_ND is the
+        bootstrap's (:func:`petsim.modeling.bootstrap_bp`, not the regression's) and ``params`` gain
+        ``BP_ND_ci_low``, ``BP_ND_ci_high`` (95 % percentile interval) and ``bootstrap_finite``.
+    seed : int
+        Seed of the bootstrap draws (each region and model has its own stream of it).
 
     Returns
     -------
@@ -105,13 +111,35 @@ def fit_models(table: TacTable, ref, models=("srtm",), regions=None, t_star_min=
             k2 = estimate_k2_ref(start, end, {r: table.regions[r] for r in regions}, cr, weights=w)[0]
         except ValueError as err:
             k2_error = str(err)
+    if not (isinstance(bootstrap, (int, np.integer)) and not isinstance(bootstrap, bool) and bootstrap >= 0):
+        raise ValueError(f"bootstrap must be a whole number of replicates >= 0, got {bootstrap!r}")
+    streams = iter(np.random.SeedSequence(seed).spawn(len(chosen) * len(regions)))
     out: dict[str, dict[str, FitResult]] = {r: {} for r in regions}
     for model in chosen:
         for r in regions:
+            stream = next(streams)
             if model.needs_k2_ref and k2 is None:
                 out[r][model.name] = FitResult(model.name, float("nan"), {}, {}, False, k2_error, None).with_region(r)
                 continue
-            out[r][model.name] = model.fit(table.regions[r], cr, start, end, weights=w, t_star_min=t_star_min,
-                                           k2_ref=k2 if model.needs_k2_ref else k2_ref,
-                                           window_min=window_min).with_region(r)
+            kw = dict(weights=w, t_star_min=t_star_min, k2_ref=k2 if model.needs_k2_ref else k2_ref,
+                      window_min=window_min)
+            fit = model.fit(table.regions[r], cr, start, end, **kw).with_region(r)
+            if bootstrap and fit.converged and np.isfinite(fit.bp_nd):
+                fit = _with_bootstrap(fit, model, table.regions[r], cr, start, end, bootstrap, stream, kw)
+            out[r][model.name] = fit
     return [out[r][m] for r in regions for m in models]
+
+
+def _with_bootstrap(fit: FitResult, model, ct, cr, start, end, n_boot: int, stream, kw: dict) -> FitResult:
+    """``fit`` with the bootstrap's SE of BP_ND and its 95 % interval (a failed bootstrap says why)."""
+    from dataclasses import replace
+
+    from petsim.modeling.bootstrap import bootstrap_bp
+
+    try:
+        boot = bootstrap_bp(model.name, ct, cr, start, end, n_boot=n_boot, rng=np.random.default_rng(stream), **kw)
+    except ValueError as err:
+        return replace(fit, message=(fit.message + "; " if fit.message else "") + f"bootstrap failed: {err}")
+    low, high = boot.interval
+    params = {**fit.params, "BP_ND_ci_low": low, "BP_ND_ci_high": high, "bootstrap_finite": boot.n_finite}
+    return replace(fit, params=params, se={**fit.se, "BP_ND": boot.se})
