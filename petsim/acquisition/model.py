@@ -6,9 +6,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from petsim.acquisition import constants as C
-from petsim.acquisition.normalisation import bin_efficiency, crystal_efficiencies, flat_crystal_index
+from petsim.acquisition.normalisation import bin_efficiency, crystal_efficiencies
 from petsim.acquisition.physics import ScanPhysics
-from petsim.acquisition.randoms import CrystalPairs
+from petsim.acquisition.randoms import crystal_pairs_of
 from petsim.acquisition.scatter import SinogramLowPass
 from petsim.grid import Grid
 from petsim.core.isotopes import get_isotope
@@ -133,18 +133,13 @@ class AcquisitionModel:
             raise ValueError("physics.attenuation is True but mu_per_cm is None; pass a mu map (1/cm) "
                              "or ScanPhysics(attenuation=False)")
 
-        # normalisation: crystal efficiencies of each bin's two crystals
-        ra, ca, rb, cb = layout.crystal_pairs()
-        ncr = scanner.n_crystals_per_ring
-        a = flat_crystal_index(ra, ca, ncr)
-        b = flat_crystal_index(rb, cb, ncr)
-        del ra, ca, rb, cb
+        # normalisation: crystal efficiencies of each bin's two crystals, times the axial-compression weight
+        self.pairs = crystal_pairs_of(scanner, layout)
         sd = physics.crystal_efficiency_sd if physics.normalisation else 0.0
-        self.crystal_efficiency = crystal_efficiencies(scanner.n_rings, ncr, sd, physics.seed)
-        self.normalisation = bin_efficiency(self.crystal_efficiency.ravel(), a, b)
-        weight = np.asarray(layout.ring_pairs_per_sinogram, dtype=np.float32)[:, None, None]
-        self.compression = np.broadcast_to(weight, self.shape)
-        self.pairs = CrystalPairs(a, b, self.compression, scanner.n_rings * ncr)
+        self.crystal_efficiency = crystal_efficiencies(scanner.n_rings, scanner.n_crystals_per_ring, sd, physics.seed)
+        self.normalisation = bin_efficiency(self.crystal_efficiency.ravel(), self.pairs.a.reshape(self.shape),
+                                            self.pairs.b.reshape(self.shape))
+        self.compression = self.pairs.w.reshape(self.shape)
         #: detector pattern (normalisation x compression weight), what scatter keeps
         self.detector_pattern = self.normalisation * self.compression
 

@@ -144,21 +144,24 @@ class RandomsTerm:
         return est
 
 
-def delayed_randoms_term(pairs: CrystalPairs, delayed_counts) -> RandomsTerm:
-    """:class:`RandomsTerm` of the smoothed randoms estimate from delayed-window counts.
+def delayed_randoms_term(pairs: CrystalPairs, delayed_counts) -> tuple:
+    """:class:`RandomsTerm` of the smoothed randoms estimate from delayed-window counts, and its sinogram.
 
     Singles are fitted to the delayed fan sums (:meth:`CrystalPairs.singles_from_fan_sums`);
-    the estimate is ``w_ij s_i s_j``, rescaled to the delayed total.
+    the estimate is ``w_ij s_i s_j``, rescaled to the delayed total. Returns ``(term, sinogram)``
+    (float32, sinogram shaped), the sinogram bit for bit ``term.sinogram(pairs)``.
     """
     d = np.asarray(delayed_counts, dtype=np.float32)
     total = float(np.sum(d, dtype=np.float64))
     if total <= 0:
-        return RandomsTerm(np.zeros(pairs.n_crystals), 0.0)
+        return RandomsTerm(np.zeros(pairs.n_crystals), 0.0), np.zeros(pairs.shape, dtype=np.float32)
     s = pairs.singles_from_fan_sums(pairs.fan_sum(d))
-    est_total = float(np.sum(pairs.pair_product(s), dtype=np.float64))
-    return RandomsTerm(s, float(np.float32(total / est_total)))
+    est = pairs.pair_product(s)
+    factor = np.float32(total / float(np.sum(est, dtype=np.float64)))
+    est *= factor
+    return RandomsTerm(s, float(factor)), est
 
 
 def delayed_randoms_estimate(pairs: CrystalPairs, delayed_counts) -> np.ndarray:
     """Smoothed randoms estimate from delayed-window counts (float32, sinogram shaped): see :func:`delayed_randoms_term`."""
-    return delayed_randoms_term(pairs, delayed_counts).sinogram(pairs).reshape(pairs.shape)
+    return delayed_randoms_term(pairs, delayed_counts)[1]

@@ -106,12 +106,13 @@ def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: boo
         if noise:
             prompts = poisson(expected, rng)
             delayed = poisson(randoms, rng) if phys.randoms else np.zeros_like(trues)
-            randoms_est = delayed_randoms_term(model.pairs, delayed) if phys.randoms else None
+            randoms_est, randoms_est_sino = (delayed_randoms_term(model.pairs, delayed) if phys.randoms
+                                             else (None, None))
             n_delayed = float(delayed.sum(dtype=np.float64))
             del delayed
         else:
             prompts = expected
-            randoms_est = expected_randoms                        # exact expected randoms (bias studies)
+            randoms_est, randoms_est_sino = expected_randoms, randoms  # exact expected randoms (bias studies)
             n_delayed = float(randoms.sum(dtype=np.float64))
         # the additive term as the scan stores it (smooth scatter and crystal singles), expanded bit for bit;
         # the scatter estimate carries the site's detector pattern (the true one unless a measured one is given)
@@ -119,7 +120,7 @@ def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: boo
             site_scatter = scatter
         else:
             site_scatter = scatter_est.sinogram(model.site_pattern, model.lowpass)
-        additive = site_scatter + (randoms_est.sinogram(model.pairs) if randoms_est is not None else np.zeros_like(trues))
+        additive = site_scatter + (randoms_est_sino if randoms_est is not None else np.zeros_like(trues))
         t, sc, r = (float(x.sum(dtype=np.float64)) for x in (trues, scatter, randoms))
         info = {
             "trues": t, "scatter": sc, "randoms": r, "prompts": float(prompts.sum(dtype=np.float64)),
