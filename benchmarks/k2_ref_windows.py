@@ -24,13 +24,13 @@ def main(name: str = "demo") -> None:
     scenario = load_scenario(name)
     world = World(scenario)
     res = simulate_kinetics(world)
-    an = scenario["analysis"]
+    an = scenario.analysis
     fr = world.frames
-    ref = [r for r in res.region_names if r.startswith(an["reference"])]
-    released = sorted({r for rel in scenario["releases"] for r in res.region_names
-                       if any(r == g or r.startswith(g + "_") for g in rel["regions"])})
+    ref = [r for r in res.region_names if r.startswith(an.reference)]
+    released = sorted({r for rel in scenario.releases for r in res.region_names
+                       if any(r == g or r.startswith(g + "_") for g in rel.regions)})
     targets = [r for r in res.region_names if r not in ref]
-    windows = [(w["name"], (w["start_min"], w["end_min"])) for w in an["windows"]]
+    windows = [(w.name, w.span_min) for w in an.windows]
     bp = {}
     for scan, control in (("release", False), ("control", True)):
         tacs = {r: res.frame_mean(r, control=control) for r in res.region_names}
@@ -40,10 +40,10 @@ def main(name: str = "demo") -> None:
                                         weights=None)
         print(f"{scan}: {note}")
         for wname, win in windows:
-            k2_win = [fit_mrtm(fr.starts_min, fr.ends_min, tacs[r], cr, t_star_min=an["t_star_min"],
+            k2_win = [fit_mrtm(fr.starts_min, fr.ends_min, tacs[r], cr, t_star_min=an.t_star_min,
                                window_min=win).params.get("k2_ref", np.nan) for r in released]
             for label, k2 in (("window", float(np.nanmedian(k2_win))), ("scan", None)):
-                fits = fit_models(table, ref, models=("mrtm2",), regions=released, t_star_min=an["t_star_min"],
+                fits = fit_models(table, ref, models=("mrtm2",), regions=released, t_star_min=an.t_star_min,
                                   window_min=win, k2_ref=k2 if label == "window" and k2 > 0 else None)
                 for f in fits:
                     bp[(scan, wname, label, f.region)] = f.bp_nd

@@ -23,7 +23,7 @@ from petsim.kinetics import GammaRelease, PlasmaInput, load_tracer, simulate  # 
 def main(out_png="kinetics.png"):
     tracer = load_tracer("carfentanil")
     frames = get_schedule("hsu2013")
-    inp = PlasmaInput.bolus_plus_infusion(dose_mbq=555.0, k_bol_min=90.0, infusion_min=90.0)
+    inp = PlasmaInput.bolus_plus_infusion(dose_mbq=555.0, infusion_min=90.0)  # K_bol derived (steady state)
     target, ref = "amygdala_r", "occipital_cortex_l"
     release = GammaRelease([target], onset_min=45.0, peak_min=50.0, alpha=1.0, magnitude=0.10)
     res = simulate([target, ref], tracer, inp, frames, [release])

@@ -151,7 +151,7 @@ def test_full_competition_mass_effect(carf, bolus):
     full = simulate(regions, carf, bolus, HSU, model="competition_full")
     huge_sa = simulate(regions, carf, bolus, HSU, model="competition_full", specific_activity_gbq_per_umol=1e12)
     row = {r["region"]: r for r in full.truth_table()}["thalamus_medial"]
-    assert row["bp_nd_control"] < 3.0  # tracer mass occupies some receptors
+    assert row["bp_nd_control"] < carf.bp_nd("thalamus_medial")  # tracer mass occupies some receptors
     assert np.abs(huge_sa.tissue("thalamus_medial") - fast.tissue("thalamus_medial")).max() < 1e-6 * fast.tissue("thalamus_medial").max()
     assert np.array_equal(full.tissue("occipital_cortex"), fast.tissue("occipital_cortex"))
 

@@ -73,14 +73,19 @@ class Tracer(_Section):
     name: str
     isotope: str
     blood_volume: bool
+    mass_effect: bool
+    specific_activity_gbq_per_umol: float | None
+    reference_bp_nd: float
 
 
 @dataclass(frozen=True)
 class Protocol(_Section):
     input: str
     dose_mbq: float
-    k_bol_min: float
+    k_bol_min: float | None
     infusion_min: float
+    steady_from_min: float
+    body_mass_kg: float
     blood_sample_cov: float
     injected_volume_ml: float
 

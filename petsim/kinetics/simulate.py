@@ -31,7 +31,9 @@ TRUTH_DEFINITION = (
     "[t1, t2] without and with release: (1/(t2-t1)) int_t1^t2 BP_ND(t) dt. "
     "delta_bp_nd = bp_nd_release - bp_nd_control (negative for release); "
     "percent_delta_bp_nd = 100 delta_bp_nd / bp_nd_control (nan where bp_nd_control = 0). "
-    "In the fast model a sustained O gives percent_delta_bp_nd = -100 O."
+    "In the fast model a sustained O gives percent_delta_bp_nd = -100 O. tracer_occupancy = window mean of "
+    "C_S(t)/(SA B'max) in the control scan, the receptors the injected tracer mass itself occupies "
+    "(0 in competition_fast)."
 )
 
 
@@ -99,6 +101,14 @@ class KineticsResult:
     def occupancy(self, region) -> np.ndarray:
         """Extra endogenous occupancy O(t) on ``t_min`` (0 where no release)."""
         return self._occ[self._i(region)]
+
+    def tracer_occupancy(self, region, control=True) -> np.ndarray:
+        """Fraction of B'max occupied by the tracer itself, C_S(t) / (SA B'max), on ``t_min``.
+
+        0 everywhere in the ``competition_fast`` model (a tracer dose without mass).
+        """
+        i = self._i(region)
+        return (self._c_s_ctrl[i] if control else self._c_s[i]) * self._inv_cap[i]
 
     def bp_nd_timecourse(self, region, control=False) -> np.ndarray:
         """BP_ND(t) = k3(t)/k4 on ``t_min`` (see ``truth_definition``)."""
@@ -198,7 +208,9 @@ class KineticsResult:
         """Per-region truth rows over an analysis window (min); definitions in ``truth_definition``.
 
         Each row: region, bp_nd_baseline, bp_nd_control, bp_nd_release, delta_bp_nd,
-        percent_delta_bp_nd, mean_occupancy, peak_occupancy, window_start_min, window_end_min.
+        percent_delta_bp_nd, mean_occupancy, peak_occupancy, tracer_occupancy (window mean of the
+        tracer's own occupancy in the control scan), peak_tracer_occupancy (over the scan),
+        window_start_min, window_end_min.
         """
         a, b = self._window(window_min)
         rows = []
@@ -215,6 +227,8 @@ class KineticsResult:
                 percent_delta_bp_nd=100.0 * delta / ctrl if ctrl > 0 else math.nan,
                 mean_occupancy=self._window_mean(self.occupancy(r), a, b),
                 peak_occupancy=float(self.occupancy(r).max()),
+                tracer_occupancy=self._window_mean(self.tracer_occupancy(r), a, b),
+                peak_tracer_occupancy=float(self.tracer_occupancy(r).max()),
                 window_start_min=a,
                 window_end_min=b,
             ))

@@ -12,6 +12,8 @@ from petsim.core.toml import loads_toml
 __all__ = ["KineticParams", "Tracer", "load_tracer"]
 
 _SIDES = ("_l", "_r")
+#: keys of a table's [input] section (the arguments of PlasmaInput.bolus they set)
+_INPUT_KEYS = ("parent_fraction_plateau", "parent_half_time_min", "blood_to_plasma")
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ class Tracer:
     """
 
     def __init__(self, name, isotope, rows, reference_region, kd_app_nm=math.inf,
-                 specific_activity_gbq_per_umol=math.inf, sources=None, molecular_weight_g_per_mol=math.nan):
+                 specific_activity_gbq_per_umol=math.inf, sources=None, molecular_weight_g_per_mol=math.nan,
+                 mass_limit_ug_per_kg=math.inf, mass_limit_source="", input_params=None):
         self.name = name
         self.isotope = isotope
         self._rows = dict(rows)
@@ -83,6 +86,27 @@ class Tracer:
         self.specific_activity_gbq_per_umol = float(specific_activity_gbq_per_umol)
         self.molecular_weight_g_per_mol = float(molecular_weight_g_per_mol)
         self.sources = dict(sources or {})
+        #: largest injected mass per body mass that published studies allow (ug/kg; inf: none known)
+        self.mass_limit_ug_per_kg = float(mass_limit_ug_per_kg)
+        self.mass_limit_source = str(mass_limit_source)
+        #: keyword arguments of :meth:`PlasmaInput.bolus` the table gives (parent fraction, blood:plasma)
+        self.input_params = dict(input_params or {})
+
+    def _copy(self, rows=None, sources=None, **fields) -> "Tracer":
+        args = dict(name=self.name, isotope=self.isotope, rows=self._rows if rows is None else rows,
+                    reference_region=self.reference_region, kd_app_nm=self.kd_app_nm,
+                    specific_activity_gbq_per_umol=self.specific_activity_gbq_per_umol,
+                    sources=self.sources if sources is None else sources,
+                    molecular_weight_g_per_mol=self.molecular_weight_g_per_mol,
+                    mass_limit_ug_per_kg=self.mass_limit_ug_per_kg, mass_limit_source=self.mass_limit_source,
+                    input_params=self.input_params)
+        return Tracer(**{**args, **fields})
+
+    def with_specific_activity(self, gbq_per_umol: float) -> "Tracer":
+        """A copy whose molar activity at injection is ``gbq_per_umol`` (GBq/umol, > 0)."""
+        if not (math.isfinite(gbq_per_umol) and gbq_per_umol > 0):
+            raise ValueError(f"specific activity must be a finite number > 0 GBq/umol, got {gbq_per_umol!r}")
+        return self._copy(specific_activity_gbq_per_umol=float(gbq_per_umol))
 
     @property
     def structures(self) -> list:
@@ -139,8 +163,7 @@ class Tracer:
             base = self.params(key)
             rows[key] = dataclasses.replace(base, **changes)
             sources[key] = f"{self.source(key)}; changed: {changes}"
-        return Tracer(self.name, self.isotope, rows, self.reference_region, self.kd_app_nm,
-                      self.specific_activity_gbq_per_umol, sources, self.molecular_weight_g_per_mol)
+        return self._copy(rows=rows, sources=sources)
 
     def __repr__(self):
         return f"Tracer({self.name!r}, {len(self._rows)} rows)"
@@ -186,4 +209,7 @@ def load_tracer(name: str = "carfentanil", path=None) -> Tracer:
         reference_region=meta.get("reference_region"), kd_app_nm=kd,
         specific_activity_gbq_per_umol=float(meta.get("specific_activity_gbq_per_umol", math.inf)),
         sources=sources, molecular_weight_g_per_mol=float(meta.get("molecular_weight_g_per_mol", math.nan)),
+        mass_limit_ug_per_kg=float(meta.get("mass_limit_ug_per_kg", math.inf)),
+        mass_limit_source=meta.get("mass_limit_source", ""),
+        input_params={k: float(v) for k, v in doc.get("input", {}).items() if k in _INPUT_KEYS},
     )

@@ -1,4 +1,4 @@
-"""Regional TACs from a 4D image: label images, partial-volume fraction maps and spherical VOIs."""
+"""Regional TACs from a 4D image: label images, partial-volume fraction maps, spherical VOIs and their centres."""
 
 from __future__ import annotations
 
@@ -76,3 +76,61 @@ def spherical_voi(grid, centre_mm, diameter_mm=9.0) -> np.ndarray:
     if not mask.any():
         raise ValueError(f"a {diameter_mm} mm sphere at {tuple(c)} mm contains no voxel centre of the grid")
     return mask
+
+
+def region_centre_mm(grid, mask, fallback: str = "nearest") -> tuple[np.ndarray, bool]:
+    """Where to centre a spherical VOI on a region: its centroid, or a voxel of it when the centroid is outside.
+
+    The centroid of a curved or hollow structure (a cortical ribbon, the caudate's C) can lie outside
+    it, where a sphere would sample another tissue; the centre is then moved to a voxel of the region.
+
+    Parameters
+    ----------
+    grid : petsim.grid.Grid
+        The grid of ``mask`` (``shape``, ``voxel_size_mm``, ``origin_mm``).
+    mask : ndarray of bool (x, y, z)
+        The region's voxels.
+    fallback : {"nearest", "deepest"}
+        Where to centre when the centroid's voxel is not in ``mask``: the region voxel nearest to the
+        centroid, or the region voxel farthest from the region's boundary (the largest Euclidean
+        distance-to-outside in mm; ties go to the one nearest the centroid).
+
+    Returns
+    -------
+    centre_mm : ndarray (3,)
+        Scanner coordinates (mm): the centroid itself (not snapped to a voxel centre) when the voxel
+        containing it belongs to the region, else the centre of the chosen region voxel.
+    inside : bool
+        Whether the centroid lies in the region (False: ``centre_mm`` is the fallback voxel).
+
+    Examples
+    --------
+    >>> from petsim.grid import Grid
+    >>> g = Grid((5, 5, 1), 1.0)
+    >>> ring = np.zeros(g.shape, bool); ring[[0, -1], :, 0] = True; ring[:, [0, -1], 0] = True
+    >>> centre, inside = region_centre_mm(g, ring)
+    >>> inside, bool(ring[tuple(np.rint((centre - g.origin_mm) / g.voxel_size_mm).astype(int))])
+    (False, True)
+    """
+    m = np.asarray(mask, dtype=bool)
+    if m.shape != tuple(grid.shape):
+        raise ValueError(f"mask has shape {m.shape}, expected the grid's {tuple(grid.shape)}")
+    if fallback not in ("nearest", "deepest"):
+        raise ValueError(f"fallback must be 'nearest' or 'deepest', got {fallback!r}")
+    idx = np.argwhere(m)
+    if idx.size == 0:
+        raise ValueError("the region has no voxels")
+    origin, vox = np.asarray(grid.origin_mm, float), np.asarray(grid.voxel_size_mm, float)
+    mm = origin + idx * vox
+    centroid = mm.mean(axis=0)
+    k = np.clip(np.rint((centroid - origin) / vox).astype(int), 0, np.asarray(m.shape) - 1)
+    if m[tuple(k)]:
+        return centroid, True
+    d2 = ((mm - centroid) ** 2).sum(axis=1)
+    if fallback == "nearest":
+        return mm[np.argmin(d2)], False
+    from scipy import ndimage
+
+    depth = ndimage.distance_transform_edt(np.pad(m, 1), sampling=vox)[1:-1, 1:-1, 1:-1][m]
+    deepest = np.flatnonzero(depth == depth.max())
+    return mm[deepest[np.argmin(d2[deepest])]], False

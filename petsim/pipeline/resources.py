@@ -60,10 +60,10 @@ def _n_basis(scenario, region_names) -> int:
     """Basis images the simulation projects: regions with the same kinetics (and release) share one."""
     if scenario.kind == "static":
         return max(1, len(scenario.static.activity_bq_ml))
-    from petsim.kinetics import load_tracer
+    from petsim.pipeline.simulate import scenario_tracer
     from petsim.pipeline.world import make_releases
 
-    tracer = load_tracer(scenario.tracer.name)
+    tracer = scenario_tracer(scenario)
     released = set()
     for release in make_releases(scenario, region_names):
         released.update(release.regions)

@@ -339,7 +339,8 @@ def _reconstruct(out_dir, force: bool, quiet: bool) -> RunLayout:
 
 
 def _sidecar(sc: Scenario, starts, ends, dcf, iso) -> dict:
-    from petsim.kinetics import load_tracer
+    from petsim.pipeline.simulate import scenario_tracer
+    from petsim.pipeline.world import plasma_input
 
     rec = sc.recon
     algo = rec.algorithm.upper()
@@ -352,8 +353,8 @@ def _sidecar(sc: Scenario, starts, ends, dcf, iso) -> dict:
     prot = sc.protocol
     mode = {"bolus": "bolus", "bolus_plus_infusion": "bolus-infusion"}[prot.input]
     # Carson et al. (JCBFM 1993): K_bol min worth of infusion as the bolus, the rest infused over infusion_min
-    infused = prot.dose_mbq * prot.infusion_min / (prot.k_bol_min + prot.infusion_min)
-    tracer = load_tracer(sc.tracer.name) if sc.kind == "dynamic" else None
+    infused = prot.dose_mbq * (1.0 - plasma_input(sc).bolus_fraction) if mode == "bolus-infusion" else None
+    tracer = scenario_tracer(sc) if sc.kind == "dynamic" else None
     mass = tracer.injected_mass_ug(prot.dose_mbq) if tracer else math.nan
     sa = tracer.specific_activity_gbq_per_umol if tracer else math.inf
     post = rec.post_filter_fwhm_mm
@@ -364,10 +365,12 @@ def _sidecar(sc: Scenario, starts, ends, dcf, iso) -> dict:
         recon_parameter_values=values, recon_filter_type="Gaussian" if post else "none", recon_filter_size_mm=post or 0.0,
         attenuation_correction="simulated mu-map (known exactly)" if sc.physics.attenuation else "none",
         model_name=sc.scanner.name, injected_volume_ml=prot.injected_volume_ml,
-        infusion_mbq=infused if mode == "bolus-infusion" else None, infusion_min=prot.infusion_min,
+        infusion_mbq=infused, infusion_min=prot.infusion_min,
         molar_activity_gbq_per_umol=sa if math.isfinite(sa) else None,
         injected_mass_ug=mass if math.isfinite(mass) else None,
-        extra={"petsimScenario": sc.name,
+        extra={"petsimScenario": sc.name, "BodyWeight": prot.body_mass_kg,
+               **({"InjectedMassPerWeight": mass / prot.body_mass_kg, "InjectedMassPerWeightUnits": "ug/kg"}
+                  if math.isfinite(mass) else {}),
                **({"TracerMolecularWeight": tracer.molecular_weight_g_per_mol, "TracerMolecularWeightUnits": "g/mol"}
                   if tracer and math.isfinite(tracer.molecular_weight_g_per_mol) else {})},
     )

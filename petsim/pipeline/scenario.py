@@ -45,12 +45,17 @@ SCHEMA: dict = {
         "name": ("carfentanil", str, None, "tracer parameter table (petsim/data/<name>.toml)"),
         "isotope": ("C-11", str, ("C-11", "F-18", "O-15"), "radionuclide"),
         "blood_volume": (True, bool, None, "include the vascular fraction vB in the tissue signal (false: vB = 0 everywhere)"),
+        "mass_effect": (True, bool, None, "the injected tracer's own mass occupies receptors (full competition model, Morris et al. 1995, with the table's B'max); false: a tracer dose without mass"),
+        "specific_activity_gbq_per_umol": (None, _NUM, None, "molar activity at injection (GBq/umol); default: the tracer table's"),
+        "reference_bp_nd": (0.0, _NUM, None, "specific binding (BP_ND) in the tracer table's reference region (both sides), to study reference contamination; 0: none, as the reference-tissue models assume (docs/realism.md)"),
     },
     "protocol": {
         "input": ("bolus_plus_infusion", str, ("bolus", "bolus_plus_infusion"), "plasma input"),
         "dose_mbq": (555.0, _NUM, None, "injected activity in MBq"),
-        "k_bol_min": (90.0, _NUM, None, "bolus-to-infusion ratio K_bol in minutes (Carson et al. 1993)"),
+        "k_bol_min": (None, _NUM, None, "bolus-to-infusion ratio K_bol in minutes (Carson et al. 1993); default: derived from the input's own bolus response so that parent plasma is steadiest from steady_from_min to the end of the infusion"),
         "infusion_min": (90.0, _NUM, None, "infusion duration in minutes"),
+        "steady_from_min": (40.0, _NUM, None, "start of the span (to the infusion end) over which the derived K_bol holds parent plasma steady, in minutes"),
+        "body_mass_kg": (70.0, _NUM, None, "subject's body mass in kg (BIDS BodyWeight; the injected mass per kg is checked against the tracer's published limit)"),
         "blood_sample_cov": (0.0, _NUM, None, "relative SD of each blood sample (plasma and whole-blood radioactivity, parent fraction) in the _blood.tsv files; 0: noise-free samples of the true input"),
         "injected_volume_ml": (10.0, _NUM, None, "volume of tracer solution injected (bolus and infusion together), mL; BIDS InjectedVolume and InfusionSpeed only, it does not change the simulation"),
     },
@@ -184,6 +189,10 @@ RANGES: dict = {
     "protocol.injected_volume_ml": Range(0.0, 1000.0, open_low=True, unit="mL"),
     "protocol.blood_sample_cov": Range(0.0, 0.5),
     "protocol.infusion_min": _DURATION,
+    "protocol.steady_from_min": _TIME,
+    "protocol.body_mass_kg": Range(1.0, 500.0, unit="kg"),
+    "tracer.specific_activity_gbq_per_umol": Range(0.0, 1e5, open_low=True, unit="GBq/umol"),
+    "tracer.reference_bp_nd": Range(0.0, 10.0),
     "frames.durations_min": _DURATION,
     "scanner.span": _COUNT,
     "scanner.max_ring_diff": Range(0, MAX_COUNT),
@@ -394,6 +403,10 @@ def _check_consistency(data: dict):
         raise ScenarioError(f"subject = {_show(data['subject'])} is not a BIDS label: use letters and digits only (e.g. \"01\")")
     _check_grids(data)
     _check_frames(data["frames"]["durations_min"])
+    prot = data["protocol"]
+    if prot["input"] == "bolus_plus_infusion" and not prot["steady_from_min"] < prot["infusion_min"]:
+        raise ScenarioError(f"protocol.steady_from_min = {prot['steady_from_min']:g} min must be before the end of the "
+                            f"infusion (protocol.infusion_min = {prot['infusion_min']:g} min)")
     _check_analysis(data["analysis"])
 
 

@@ -48,8 +48,37 @@ def subject_tracer(tracer, names, subject: dict | None):
         if k1 == 1.0 and g == 1.0:
             continue
         p = tracer.params(name)
-        tracer = tracer.with_changes(regions=[name], K1=p.K1 * k1, k2=p.k2 * k1, k3=p.k3 * float(g))
+        # a subject's BP_ND differs by its receptor density: B'max = BP_ND x K_D,app scales with k3
+        tracer = tracer.with_changes(regions=[name], K1=p.K1 * k1, k2=p.k2 * k1, k3=p.k3 * float(g),
+                                     bmax_nm=p.bmax_nm * float(g))
     return tracer
+
+
+def scenario_tracer(scenario, tracer=None):
+    """The tracer table a scenario simulates (the one place its ``[tracer]`` keys act on the table).
+
+    The table's molar activity replaced by ``tracer.specific_activity_gbq_per_umol`` when given, and
+    ``tracer.reference_bp_nd`` of specific binding put into the table's reference region, both sides
+    (k3 = BP_ND k4, B'max = BP_ND K_D,app), so that users can study a contaminated reference.
+    ``tracer`` is the table when the caller holds it already.
+    """
+    from petsim.kinetics import load_tracer
+
+    t = load_tracer(scenario.tracer.name) if tracer is None else tracer
+    sa = scenario.tracer.specific_activity_gbq_per_umol
+    if sa is not None:
+        t = t.with_specific_activity(sa)
+    bp_ref = scenario.tracer.reference_bp_nd
+    if bp_ref > 0:
+        ref = t.reference_region
+        p = t.params(ref)
+        t = t.with_changes(regions=[ref], k3=bp_ref * p.k4, bmax_nm=bp_ref * t.kd_app_nm)
+    return t
+
+
+def kinetics_model(scenario) -> str:
+    """``competition_full`` (the tracer's own mass occupies receptors) or ``competition_fast``."""
+    return "competition_full" if scenario.tracer.mass_effect else "competition_fast"
 
 
 def regional_kinetics(scenario, names, frames, subject: dict | None = None, releases=None,
@@ -72,18 +101,20 @@ def regional_kinetics(scenario, names, frames, subject: dict | None = None, rele
     blood_volume : bool, optional
         False sets vB = 0; default: the scenario's ``tracer.blood_volume``.
     tracer, inp : optional
-        The scenario's tracer table and plasma input when the caller holds them already (a cache).
+        The scenario's tracer table (:func:`scenario_tracer`) and plasma input when the caller holds
+        them already (a cache).
     """
-    from petsim.kinetics import load_tracer, simulate
+    from petsim.kinetics import simulate
 
-    base = load_tracer(scenario.tracer.name) if tracer is None else tracer
+    base = scenario_tracer(scenario) if tracer is None else tracer
     tracer = subject_tracer(base, names, subject)
     if not (scenario.tracer.blood_volume if blood_volume is None else blood_volume):
         tracer = tracer.with_changes(vB=0.0)
     if releases is None:
         releases = make_releases(scenario, names)
     inp = plasma_input(scenario) if inp is None else inp
-    return simulate(names, tracer, inp, frames, releases=releases, isotope=scenario.tracer.isotope)
+    return simulate(names, tracer, inp, frames, releases=releases, isotope=scenario.tracer.isotope,
+                    model=kinetics_model(scenario))
 
 
 def simulate_kinetics(world: World, subject: dict | None = None, blood_volume: bool | None = None):

@@ -132,12 +132,16 @@ def make_releases(scenario: Scenario, region_names, magnitude_scale: float = 1.0
 
 def plasma_input(scenario: Scenario):
     """The plasma input the scenario's ``[protocol]`` describes (the one builder of every mode)."""
-    from petsim.kinetics import PlasmaInput
+    from petsim.kinetics import PlasmaInput, load_tracer
 
     p = scenario.protocol
+    # parent fraction and blood:plasma ratio from the tracer table's [input] (with their sources)
+    shape = load_tracer(scenario.tracer.name).input_params if scenario.kind == "dynamic" else {}
     if p.input == "bolus":
-        return PlasmaInput.bolus(dose_mbq=p.dose_mbq)
-    return PlasmaInput.bolus_plus_infusion(dose_mbq=p.dose_mbq, k_bol_min=p.k_bol_min, infusion_min=p.infusion_min)
+        return PlasmaInput.bolus(dose_mbq=p.dose_mbq, **shape)
+    # k_bol_min None: derived so that parent plasma is steady from steady_from_min (Carson et al. 1993)
+    return PlasmaInput.bolus_plus_infusion(dose_mbq=p.dose_mbq, k_bol_min=p.k_bol_min, infusion_min=p.infusion_min,
+                                           steady_from_min=p.steady_from_min, **shape)
 
 
 def scanner_and_layout(scenario: Scenario):
@@ -339,6 +343,25 @@ def _check_dynamic(scenario: Scenario, names: list[str], fs) -> None:
                 "frames; the models need at least 4: widen the window or use shorter frames")
     _check_analysis_names(scenario, names, tracer, released)
     _check_model_frames(scenario, fs)
+    _check_injected_mass(scenario)
+
+
+def _check_injected_mass(scenario: Scenario) -> None:
+    """Warn (it is not an error: users may study it) when the injected mass per kg is above the tracer's
+    published limit."""
+    import warnings
+
+    from petsim.pipeline.simulate import scenario_tracer
+
+    tracer = scenario_tracer(scenario)
+    per_kg = tracer.injected_mass_ug(scenario.protocol.dose_mbq) / scenario.protocol.body_mass_kg
+    if per_kg > tracer.mass_limit_ug_per_kg:
+        warnings.warn(
+            f"the injected {tracer.name} mass is {per_kg:.3g} ug/kg ({scenario.protocol.dose_mbq:g} MBq at "
+            f"{tracer.specific_activity_gbq_per_umol:g} GBq/umol for {scenario.protocol.body_mass_kg:g} kg), above "
+            f"the limit of {tracer.mass_limit_ug_per_kg:g} ug/kg that human studies keep to "
+            f"({tracer.mass_limit_source}); the tracer's own receptor occupancy grows with it",
+            UserWarning, stacklevel=2)
 
 
 def _tracer(scenario: Scenario, names: list[str]):

@@ -61,11 +61,11 @@ def _setup(study: StudyConfig) -> _Setup:
         setup = _setup_cache.get(key)
     if setup is None:
         from petsim.core.isotopes import get_isotope
-        from petsim.kinetics import load_tracer
+        from petsim.pipeline.simulate import scenario_tracer
         from petsim.pipeline.world import frame_schedule, plasma_input
 
         sc = study.scenario
-        tracer = load_tracer(sc.tracer.name)
+        tracer = scenario_tracer(sc)
         setup = _Setup(tracer=tracer, input=plasma_input(sc), frames=frame_schedule(sc),
                        ref_regions=_ref_regions(study.ref, tracer),
                        decay_per_min=get_isotope(sc.tracer.isotope).decay_constant_per_min)
