@@ -93,3 +93,20 @@ def test_reference_binding_is_put_into_the_tables_reference_region():
     with pytest.raises(ScenarioError, match="reference_bp_nd"):
         resolve({"tracer": {"reference_bp_nd": -0.1}})
     assert math.isinf(load_tracer("carfentanil").params("occipital_cortex").bmax_nm)
+
+
+def test_the_true_delta_is_judged_against_the_control_like_the_estimate():
+    # With the tracer's mass the control's own BP_ND falls between the windows; the true ΔBP_ND the
+    # validation table reports is release minus control, as the estimate is, not the raw window difference.
+    from petsim.core.scenario_types import Window
+    from petsim.pipeline.analyse import compare_with_truth
+
+    truth = [{"region": "a", "window": "base", "bp_nd_release": 3.0, "bp_nd_control": 3.0},
+             {"region": "a", "window": "task", "bp_nd_release": 2.6, "bp_nd_control": 2.8}]
+    est = [{"region": "a", "model": "m", "scan": s, "window": w, "BP_ND": v}
+           for s, w, v in (("release", "base", 3.0), ("release", "task", 2.6), ("control", "base", 3.0),
+                           ("control", "task", 2.8))]
+    (row,) = compare_with_truth(est, truth, (Window("base", 0.0, 1.0), Window("task", 1.0, 2.0)))
+    assert row["true_delta_BP_ND"] == pytest.approx(-0.2)
+    assert row["true_percent_delta"] == pytest.approx(100 * -0.2 / 3.0)
+    assert row["percent_delta"] == pytest.approx(row["true_percent_delta"])

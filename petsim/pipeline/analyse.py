@@ -94,6 +94,10 @@ def compare_with_truth(estimates: list[dict], truth_rows: list[dict], windows) -
             continue
         true_base = float(tb["bp_nd_release"])
         true_task = float(tt["bp_nd_release"])
+        # the truth judged as the estimate is, against the matched control: with the tracer's own mass the
+        # control's BP_ND itself changes between the windows (its occupancy grows during the infusion)
+        ctl_base, ctl_task = float(tb["bp_nd_control"]), float(tt["bp_nd_control"])
+        true_delta = (true_task - true_base) - (ctl_task - ctl_base)
         eb = est.get((region, model, "release", base_w))
         et = est.get((region, model, "release", task_w))
         cb = est.get((region, model, "control", base_w))
@@ -102,8 +106,8 @@ def compare_with_truth(estimates: list[dict], truth_rows: list[dict], windows) -
             "region": region, "model": model,
             "true_BP_ND": true_base, "BP_ND": eb,
             "bias_percent": percent_of(eb, true_base),
-            "true_delta_BP_ND": true_task - true_base,
-            "true_percent_delta": 100.0 * (true_task - true_base) / true_base if true_base else None,
+            "true_delta_BP_ND": true_delta,
+            "true_percent_delta": 100.0 * true_delta / ctl_base if ctl_base else None,
         }
         if eb is not None and et is not None:
             row["delta_BP_ND_uncorrected"] = et - eb
