@@ -386,3 +386,42 @@ def test_end_to_end_noise_free_cylinder_reconstructs_to_truth(scanner, layout):
     centre = np.broadcast_to((xr**2 + yr**2 < 40**2) & (np.abs(zr) < 4), rg.shape)
     truth = 1000.0 * fr.decay_correction_factor   # frame-mean physical 1000 Bq/mL, decay-corrected
     assert img[centre].mean() == pytest.approx(truth, rel=0.02)
+
+
+def test_out_of_field_singles_raise_the_randoms_of_later_frames(model, basis, scanner, layout, grid, images):
+    # In-field activity 4 : 2 : 1 while the body outside the field of view fills up 1 : 2 : 4 (an infusion).
+    import dataclasses
+
+    phi = 0.4
+    body = np.array([1.0, 2.0, 4.0])
+    frames_in = np.array([[4000.0, 2000.0, 1000.0]])
+    sched = ([0, 1, 2], [1, 2, 3])
+    plain = simulate_frames(model, basis[:1], frames_in, sched, noise=False, progress=False)
+    with pytest.raises(ValueError, match="out_of_field"):
+        simulate_frames(AcquisitionModel(scanner, layout, grid, MU_WATER * images[0],
+                                         dataclasses.replace(model.physics, out_of_field_singles_fraction=phi),
+                                         progress=False), basis[:1], frames_in, sched, noise=False, progress=False)
+    out_model = AcquisitionModel(scanner, layout, grid, MU_WATER * images[0],
+                                 dataclasses.replace(model.physics, out_of_field_singles_fraction=phi), progress=False)
+    out = simulate_frames(out_model, basis[:1], frames_in, sched, noise=False, progress=False, out_of_field=body)
+    # the peak frame keeps the published random fraction; phi of its singles come from outside the field
+    assert out[0].info["random_fraction"] == pytest.approx(model.physics.randoms_fraction_peak, rel=1e-3)
+    a = np.array([1.0, 0.5, 0.25])  # in-field singles relative to the peak frame
+    extra = phi / (1 - phi) * body / body[0]
+    for f in range(3):
+        assert out[f].info["out_of_field_singles_fraction"] == pytest.approx(extra[f] / (extra[f] + a[f]), rel=1e-6)
+    # later frames: more randoms than without the body, and the randoms are 2 tau (s_a + o)(s_b + o) w
+    assert out[2].info["randoms_cps"] > 2 * plain[2].info["randoms_cps"]
+    ra, ca, rb, cb = layout.crystal_pairs()
+    n = scanner.n_crystals_per_ring
+    ia, ib = (ra * n + ca).ravel(), (rb * n + cb).ravel()
+    t = basis[0].ravel().astype(np.float64)
+    fan = np.bincount(ia, t, minlength=scanner.n_rings * n) + np.bincount(ib, t, minlength=scanner.n_rings * n)
+    w = np.broadcast_to(np.asarray(layout.ring_pairs_per_sinogram)[:, None, None], model.shape).ravel()
+    fan2 = fan * a[2]
+    o2 = phi / (1 - phi) * fan.sum() / fan.size * body[2] / body[0]
+    pattern = w * (fan2[ia] + o2) * (fan2[ib] + o2)
+    randoms = out[2].additive.ravel() - _scatter_of(out_model, out[2]).ravel()
+    ok = pattern > 1e-3 * pattern.max()
+    ratio = randoms[ok] / pattern[ok]
+    assert ratio.std() / ratio.mean() < 1e-3

@@ -471,3 +471,30 @@ def test_a_measured_normalisation_is_what_the_site_keeps(tmp_path):
     ratio = stored[true > 0] / true[true > 0]
     assert 0.001 < np.std(ratio / ratio.mean()) < 0.03  # 2D HR+ at 1e8 counts: about 1 %
     assert np.array_equal(np.sort(stored.ravel()), np.sort(model.site_pattern.ravel()))  # what the recon gets
+
+
+def test_anatomy_for_registration_pipelines(tiny_run):
+    """A synthetic T1w in anat/ and a FreeSurfer-style aseg in the derivatives, in the PET's scanner
+    coordinates: a structure's centre is at the same place (mm) in the aseg as in the PET's labels."""
+    import nibabel as nib
+
+    sub = tiny_run / "sub-01"
+    t1w = nib.load(sub / "anat" / "sub-01_T1w.nii.gz")
+    aseg = nib.load(tiny_run / "derivatives" / "petsim" / "sub-01" / "anat" / "sub-01_desc-aseg_dseg.nii.gz")
+    assert t1w.shape == aseg.shape and np.allclose(t1w.affine, aseg.affine)
+    assert t1w.header.get_zooms() == pytest.approx((1.0, 1.0, 1.0))
+    assert json.loads((sub / "anat" / "sub-01_T1w.json").read_text())["Modality"] == "MR"
+    pet_labels = nib.load(tiny_run / "derivatives" / "petsim" / "sub-01" / "sub-01_dseg.nii.gz")
+    ids = {r["name"]: r["index"] for r in read_tsv(tiny_run / "derivatives" / "petsim" / "sub-01" / "sub-01_dseg.tsv")}
+
+    def centre_mm(img, value):
+        ijk = np.argwhere(np.asarray(img.dataobj) == value).mean(axis=0)
+        return img.affine[:3, :3] @ ijk + img.affine[:3, 3]
+
+    for region, fs in (("amygdala_l", 18), ("amygdala_r", 54), ("caudate_l", 11)):
+        assert np.linalg.norm(centre_mm(aseg, fs) - centre_mm(pet_labels, ids[region])) < 3.0  # mm, < a PET voxel
+    rows = read_tsv(tiny_run / "derivatives" / "petsim" / "sub-01" / "anat" / "sub-01_desc-aseg_dseg.tsv")
+    assert {"index": 18, "name": "Left-Amygdala"} in rows
+    data = np.asarray(t1w.dataobj)
+    white = data[np.asarray(aseg.dataobj) == 2].mean()
+    assert 850 < white < 1100 and data[np.asarray(aseg.dataobj) == 3].mean() < 0.8 * white  # T1w contrast

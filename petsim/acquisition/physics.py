@@ -32,8 +32,15 @@ class ScanPhysics:
         Add randoms ``2 tau S_i S_j`` from singles.
     randoms_fraction_peak : float
         ``R / (T + S + R)`` in the frame with the highest trues rate, in [0, 1);
-        sets the singles per coincidence (lumping activity outside the field of
-        view). Later, lower-activity frames have a lower random fraction.
+        sets the singles per coincidence. Later, lower-activity frames have a
+        lower random fraction.
+    out_of_field_singles_fraction : float
+        Share of all singles, in the frame with the highest trues rate, that
+        come from activity outside the axial field of view (the body below the
+        neck), in [0, 1). Those singles follow the body's own activity curve
+        (``out_of_field`` of :func:`iter_frames`), spread evenly over the
+        crystals; they add randoms but no trues. 0: singles only from the
+        activity in the field of view.
     normalisation : bool
         Crystal efficiencies drawn around 1 (times the axial-compression weight,
         which is always applied).
@@ -67,6 +74,7 @@ class ScanPhysics:
     scatter_view_fwhm_deg: float = 40.0
     randoms: bool = True
     randoms_fraction_peak: float = 0.35
+    out_of_field_singles_fraction: float = 0.0
     normalisation: bool = True
     crystal_efficiency_sd: float = 0.05
     psf_fwhm_mm: object = "default"
@@ -82,7 +90,7 @@ class ScanPhysics:
         for name in ("attenuation", "scatter", "randoms", "normalisation", "dead_time", "noise"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"ScanPhysics.{name} must be True or False, got {getattr(self, name)!r}")
-        for name in ("scatter_fraction", "randoms_fraction_peak"):
+        for name in ("scatter_fraction", "randoms_fraction_peak", "out_of_field_singles_fraction"):
             v = getattr(self, name)
             if not (np.isfinite(v) and 0.0 <= v < 1.0):
                 raise ValueError(f"ScanPhysics.{name} must be in [0, 1), got {v!r}")

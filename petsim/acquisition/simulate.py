@@ -42,7 +42,7 @@ def _check_inputs(model, basis_proj, frame_integrals, schedule):
 class _FramePlan:
     """Per-frame rates that need only basis totals and fan sums (cheap), computed up front."""
 
-    def __init__(self, model, bp, w, schedule, singles_scale=None):
+    def __init__(self, model, bp, w, schedule, singles_scale=None, out_of_field=None):
         phys = model.physics
         self.dur_min = np.asarray(schedule.durations_min, dtype=float)
         self.mean_activity = w / self.dur_min[None, :]          # (K, F) Bq/mL frame means
@@ -56,6 +56,21 @@ class _FramePlan:
         # fan sums of every basis projection, once: singles of any frame are a weighted sum
         fans = np.stack([model.pairs.fan_sum(b) for b in bp])   # (K, n_crystals)
         self.fan_cps = self.mean_activity.T @ fans              # (F, n_crystals)
+        self.out_of_field_cps = np.zeros_like(self.trues_cps)    # per crystal, in the fan sums' units
+        phi = phys.out_of_field_singles_fraction
+        if phi > 0 and self.trues_cps.max() > 0:
+            if out_of_field is None:
+                raise ValueError("physics.out_of_field_singles_fraction > 0 needs the out-of-field activity curve "
+                                 "(out_of_field: one relative rate per frame)")
+            body = np.asarray(out_of_field, dtype=float)
+            if body.shape != self.trues_cps.shape or np.any(body < 0) or not np.all(np.isfinite(body)):
+                raise ValueError(f"out_of_field must be {self.trues_cps.size} finite rates >= 0, got shape {body.shape}")
+            peak = int(np.argmax(self.trues_cps))
+            if body[peak] > 0:
+                # at the peak frame the out-of-field singles are phi of all singles, spread over the crystals
+                per_crystal = phi / (1.0 - phi) * self.fan_cps[peak].sum() / self.fan_cps.shape[1]
+                self.out_of_field_cps = per_crystal * body / body[peak]
+                self.fan_cps = self.fan_cps + self.out_of_field_cps[:, None]
         self.singles_scale = 0.0
         self.randoms_cps = np.zeros_like(self.trues_cps)
         if phys.randoms and singles_scale is not None:
@@ -76,14 +91,14 @@ class _FramePlan:
 
 
 def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: bool | None = None,
-                progress: bool = True, singles_scale: float | None = None):
+                progress: bool = True, singles_scale: float | None = None, out_of_field=None):
     """Generator form of :func:`simulate_frames`: yields one :class:`EmissionData` at a time (bounded memory)."""
     schedule = _as_schedule(frames)
     bp, w = _check_inputs(model, basis_proj, frame_integrals, schedule)
     noise = model.physics.noise if noise is None else bool(noise)
     rng = np.random.default_rng(rng)
     phys = model.physics
-    plan = _FramePlan(model, bp, w, schedule, singles_scale)
+    plan = _FramePlan(model, bp, w, schedule, singles_scale, out_of_field)
     decay = schedule.decay_correction_factors(model.isotope)
     s = model.sensitivity_cps_per_bq_ml_mm
     for f in tqdm(range(schedule.n_frames), desc="simulate frames", unit="frame", disable=None if progress else True):
@@ -131,6 +146,8 @@ def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: boo
             "random_fraction": r / (t + sc + r) if t + sc + r > 0 else 0.0,
             "scatter_fraction": sc / (t + sc) if t + sc > 0 else 0.0,
             "singles_scale": plan.singles_scale,
+            "out_of_field_singles_fraction": (float(plan.out_of_field_cps[f] * plan.fan_cps.shape[1] / plan.fan_cps[f].sum())
+                                              if plan.fan_cps[f].sum() > 0 else 0.0),
             "noise": noise, "expected_prompts": expected if not noise else None,
             "scatter_term": scatter_est, "randoms_term": randoms_est,
         }
@@ -149,7 +166,7 @@ def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: boo
 
 
 def simulate_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: bool | None = None,
-                    progress: bool = True, singles_scale: float | None = None) -> list:
+                    progress: bool = True, singles_scale: float | None = None, out_of_field=None) -> list:
     """Simulate the frames of a dynamic scan from projected basis images.
 
     Parameters
@@ -174,6 +191,9 @@ def simulate_frames(model, basis_proj, frame_integrals, frames, rng=None, noise:
         call). By default it is set so that the frame with the highest trues
         rate *among these frames* has ``physics.randoms_fraction_peak``; pass
         the value of the whole scan when simulating only some of its frames.
+    out_of_field : array (n_frames,), optional
+        Relative frame-mean rate of the activity outside the axial field of view (decay included);
+        needed when ``physics.out_of_field_singles_fraction > 0``, which sets its scale.
 
     Returns
     -------
@@ -190,7 +210,7 @@ def simulate_frames(model, basis_proj, frame_integrals, frames, rng=None, noise:
         Memory: 3 float32 sinograms per frame; use :func:`iter_frames` to keep one at a time.
     """
     return list(iter_frames(model, basis_proj, frame_integrals, frames, rng=rng, noise=noise, progress=progress,
-                            singles_scale=singles_scale))
+                            singles_scale=singles_scale, out_of_field=out_of_field))
 
 
 def count_summary(frames_out) -> str:

@@ -66,6 +66,8 @@ class _Section:
 class Phantom(_Section):
     name: str
     table: str | None
+    t1w: bool
+    t1w_voxel_mm: float
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class Physics(_Section):
     sensitivity_cps_per_bq_ml: float | None
     dead_time_50pct_rate_cps: float | None
     randoms: bool
+    out_of_field_singles_fraction: float
     normalisation: bool
     crystal_efficiency_sd: float
     normalisation_correction: str

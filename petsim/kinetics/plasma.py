@@ -251,6 +251,14 @@ class PlasmaInput:
             return curve(np.asarray(t_min, dtype=float))
         return bolus_plus_infusion(curve, t_min, self.k_bol_min, self.infusion_min)
 
+    def injected_fraction(self, t_min):
+        """Fraction of the dose injected by time t (the bolus at t = 0, then the infusion at a constant rate)."""
+        t = np.asarray(t_min, dtype=float)
+        if self.k_bol_min is None:
+            return np.where(t >= 0, 1.0, 0.0)
+        f = self.bolus_fraction
+        return np.where(t >= 0, f + (1.0 - f) * np.clip(t / self.infusion_min, 0.0, 1.0), 0.0)
+
     def parent(self, t_min):
         """Metabolite-corrected plasma parent concentration Cp(t), Bq/mL."""
         return self._apply(self.parent_plasma, t_min)

@@ -117,10 +117,20 @@ class Phantom:
     @property
     def mu_per_cm(self) -> np.ndarray:
         """float32 linear attenuation coefficient at 511 keV (1/cm), partial-volume weighted."""
-        mu = self._mu_index[self._centre]
+        return self.mixed(self._mu_index)
+
+    def mixed(self, value_by_index) -> np.ndarray:
+        """float32 image of a per-region value mixed by the partial volumes: ``sum_r f_r(x) v_r``.
+
+        ``value_by_index[0]`` is air's value, ``value_by_index[i]`` that of ``regions[i - 1]``.
+        """
+        v = np.asarray(value_by_index, dtype=np.float32)
+        if v.shape != (self._n + 1,):
+            raise ValueError(f"need one value per region plus air ({self._n + 1}), got shape {v.shape}")
+        out = v[self._centre]
         if self._bidx.size:
-            mu.ravel()[self._bidx] = self._mu_index[self._bsub].mean(axis=1, dtype=np.float32)
-        return mu
+            out.ravel()[self._bidx] = v[self._bsub].mean(axis=1, dtype=np.float32)
+        return out
 
     def region_table(self) -> str:
         """The region table as TSV text (id, name, structure, hemisphere, tissue, volume_ml)."""

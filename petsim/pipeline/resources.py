@@ -70,6 +70,26 @@ def _n_basis(scenario, region_names) -> int:
     return len({(tracer.params(r), r in released) for r in region_names})
 
 
+#: An adult head's bounding box with the 10 mm margins of the T1w grid (mm): what the anatomy covers.
+HEAD_BOX_MM = (175.0, 210.0, 175.0)
+#: Compressed bytes per voxel of the T1w (int16 with noise: about 1.25) and the aseg (about 0.06).
+ANATOMY_BYTES_PER_VOXEL = 1.35
+
+
+def _anatomy_bytes(scenario, world) -> float:
+    """Disk of the synthetic T1w and aseg (:func:`petsim.pipeline.run._write_anatomy`), 0 when not written."""
+    from petsim.phantom.mri import aseg_table
+    from petsim.pipeline.world import phantom_region_names
+
+    if not scenario.phantom.t1w:
+        return 0.0
+    names = {r["petsim_region"] for r in aseg_table()}
+    if not any(n in names or n + "_l" in names for n in phantom_region_names(scenario)):
+        return 0.0
+    extent = np.minimum(HEAD_BOX_MM, world.recon_grid.extent_mm)
+    return ANATOMY_BYTES_PER_VOXEL * float(np.prod(np.ceil(extent / scenario.phantom.t1w_voxel_mm)))
+
+
 def estimate(scenario) -> ResourceEstimate:
     """Expected peak memory, disk and time of ``petsim run`` on a resolved, validated scenario."""
     from petsim.pipeline.world import World, layout_2d_for, phantom_region_names
@@ -93,7 +113,7 @@ def estimate(scenario) -> ResourceEstimate:
     # per frame: the prompts, the scatter on its coarse grid (float32) and the images; once: the factors
     disk = (scans * frames * (PROMPT_BYTES_PER_BIN * bins + 4.0 * _coarse_scatter_bins(scenario, layout)
                               + 2.0 * recon_voxels)
-            + FACTOR_BYTES_PER_BIN * bins + 20.0 * recon_voxels)
+            + FACTOR_BYTES_PER_BIN * bins + 20.0 * recon_voxels + _anatomy_bytes(scenario, world))
     rec = scenario.recon
     rebinned = float(np.prod(layout_2d_for(scenario, world.scanner).shape)) if rec.rebin != "none" else bins
     seconds = (k * bins / BASIS_BINS_PER_S + scans * frames * bins / FRAME_BINS_PER_S

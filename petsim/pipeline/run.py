@@ -91,6 +91,7 @@ def simulate_stage(scenario, out_dir, force: bool = False, quiet: bool = False) 
 
 
 def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayout:
+    from petsim.phantom.mri import has_brain
     from petsim.pipeline import static
     from petsim.pipeline.simulate import late_weights, simulate_kinetics, simulate_scans, truth_image, truth_of
 
@@ -125,6 +126,8 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
         levels = {r: float(np.dot(weights, tac)) for r, tac in truth.noisefree["release"].items()}
     # the truth the report sets beside the reconstruction: the late frames' activity through the partial volumes
     write_nifti(lay.deriv("truthlate", "pet", ext=".nii.gz"), truth_image(ph, levels), ph.grid)
+    if scenario.phantom.t1w and has_brain(ph):  # a cylinder or a NEMA phantom has no anatomy to image
+        _write_anatomy(lay, world)
     _log(f"truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
     from petsim.pipeline.simulate import acquisition_model
     from petsim.pipeline.sinostore import ScanWriter, write_scan_factors
@@ -245,6 +248,42 @@ def _write_labels(lay: RunLayout, ph) -> None:
               [{"index": r.id, "name": r.name, "structure": r.structure, "hemisphere": r.hemisphere, "tissue": r.tissue,
                 "volume_ml": r.volume_ml} for r in ph.regions])
     write_sidecar(lay.deriv_dir / f"{lay.sub}_dseg.json", DSEG_COLUMNS)
+
+
+def anatomy_grid(world: World):
+    """The T1w image's grid: ``phantom.t1w_voxel_mm`` voxels over the head's bounding box on the
+    reconstruction grid (with a 10 mm margin), in the same scanner coordinates as the PET."""
+    from petsim.grid import Grid
+
+    ph, g = world.phantom_recon, world.recon_grid
+    inside = np.argwhere(ph.labels > 0)
+    lo = np.array([g.axis_mm(a)[i] for a, i in enumerate(inside.min(axis=0))]) - np.array(g.voxel_size_mm) / 2 - 10.0
+    hi = np.array([g.axis_mm(a)[i] for a, i in enumerate(inside.max(axis=0))]) + np.array(g.voxel_size_mm) / 2 + 10.0
+    vs = world.scenario.phantom.t1w_voxel_mm
+    shape = tuple(int(n) for n in np.ceil((hi - lo) / vs))
+    return Grid(shape, (vs,) * 3, origin_mm=tuple(float(x) for x in lo + vs / 2))
+
+
+def _write_anatomy(lay: RunLayout, world: World) -> None:
+    """``anat/sub-XX_T1w.nii.gz`` (a synthetic T1-weighted MRI of the phantom) and, in the derivatives,
+    ``anat/sub-XX_desc-aseg_dseg.nii.gz`` (its labels in FreeSurfer's aseg indices and names)."""
+    from petsim.phantom.mri import ASEG_BIAS_RANGE, ASEG_NOISE, aseg_labels, synthetic_t1w
+
+    grid = anatomy_grid(world)
+    ph = world.phantom_loader(world.scenario, grid)
+    rng = np.random.default_rng(np.random.SeedSequence([world.scenario.seed, 3]))  # its own stream
+    anat = lay.root / lay.sub / "anat"
+    write_nifti(anat / f"{lay.sub}_T1w.nii.gz", synthetic_t1w(ph, rng), grid, dtype=np.int16)
+    write_sidecar(anat / f"{lay.sub}_T1w.json", {
+        "Modality": "MR", "Manufacturer": "petsim (simulation)", "MRAcquisitionType": "3D",
+        "SeriesDescription": (f"synthetic T1-weighted image of phantom {world.scenario.phantom.name}: tissue signals "
+                              f"mixed by partial volume, bias field {ASEG_BIAS_RANGE[0]:g}-{ASEG_BIAS_RANGE[1]:g}, "
+                              f"Rician noise {100 * ASEG_NOISE:g}% of white matter (BrainWeb levels); same scanner "
+                              "coordinates as the PET images")})
+    labels, rows = aseg_labels(ph)
+    deriv = lay.deriv_dir / "anat"
+    write_nifti(deriv / f"{lay.sub}_desc-aseg_dseg.nii.gz", labels, grid, dtype=np.int16)
+    write_tsv(deriv / f"{lay.sub}_desc-aseg_dseg.tsv", rows)
 
 
 def _write_truth(lay: RunLayout, world: World, truth) -> None:

@@ -40,6 +40,8 @@ SCHEMA: dict = {
     "phantom": {
         "name": ("mor_brain", str, None, "phantom: mor_brain, mni152, cylinder, nema_iec, or a label NIfTI path"),
         "table": (None, str, None, "region table TSV when name is a label NIfTI of the user's"),
+        "t1w": (True, bool, None, "also write a synthetic T1-weighted MRI of a brain phantom (anat/) and its labels as a FreeSurfer-style aseg (derivatives), for registration-based pipelines"),
+        "t1w_voxel_mm": (1.0, _NUM, None, "voxel size of the T1-weighted image and the aseg, in mm (isotropic)"),
     },
     "tracer": {
         "name": ("carfentanil", str, None, "tracer parameter table (petsim/data/<name>.toml)"),
@@ -78,6 +80,7 @@ SCHEMA: dict = {
         "sensitivity_cps_per_bq_ml": (None, _NUM, None, "unscattered-trues sensitivity for a 20 cm water cylinder (cps per Bq/mL); default: the scanner's published figure for the mode (HR+ 26.4 in 3D, 5.85 in 2D)"),
         "dead_time_50pct_rate_cps": (None, _NUM, None, "trues + scatter rate at which dead time loses half the events (cps); default: the scanner's published figure for the mode (HR+ 500 kcps in 3D, 286 kcps in 2D)"),
         "randoms": (True, bool, None, "randoms in the data and its model"),
+        "out_of_field_singles_fraction": (0.3, _NUM, None, "share of the singles, in the frame of the highest trues rate, from activity outside the axial field of view (the body below the neck, which follows the injected activity); they add randoms, not trues (planning value, docs/realism.md); dynamic scenarios only (a static one is a phantom on the bed)"),
         "normalisation": (True, bool, None, "crystal efficiencies in the data and its model"),
         "crystal_efficiency_sd": (0.05, _NUM, None, "relative SD of crystal efficiencies"),
         "normalisation_correction": ("exact", str, ("exact", "measured"), "normalisation the reconstruction is given: the simulation's own crystal efficiencies (exact), or those a site estimates from a normalisation scan of physics.normalisation_scan_counts counts (measured; docs/acquisition.md)"),
@@ -190,6 +193,7 @@ RANGES: dict = {
     "protocol.blood_sample_cov": Range(0.0, 0.5),
     "protocol.infusion_min": _DURATION,
     "protocol.steady_from_min": _TIME,
+    "phantom.t1w_voxel_mm": Range(0.5, 4.0, unit="mm"),
     "protocol.body_mass_kg": Range(1.0, 500.0, unit="kg"),
     "tracer.specific_activity_gbq_per_umol": Range(0.0, 1e5, open_low=True, unit="GBq/umol"),
     "tracer.reference_bp_nd": Range(0.0, 10.0),
@@ -202,6 +206,7 @@ RANGES: dict = {
     "physics.sensitivity_cps_per_bq_ml": Range(0.0, 1e4, open_low=True, unit="cps per Bq/mL"),
     "physics.dead_time_50pct_rate_cps": Range(0.0, 1e9, open_low=True, unit="cps"),
     "physics.crystal_efficiency_sd": Range(0.0, 0.5, open_high=True),
+    "physics.out_of_field_singles_fraction": Range(0.0, 0.95),
     "physics.normalisation_scan_counts": Range(1e5, 1e12, unit="counts"),
     "physics.psf_fwhm_mm": _FWHM,
     "physics.sim_oversampling": Range(1, 8),

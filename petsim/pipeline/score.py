@@ -33,12 +33,38 @@ def _read_table(path) -> list[dict]:
     return read_tsv(path)
 
 
-def freesurfer_names() -> dict[str, list[str]]:
-    """FreeSurfer aseg structure name -> the petsim regions it covers."""
-    from importlib.resources import files
+#: FreeSurfer 6 and earlier called the thalamus "Thalamus-Proper" (FreeSurfer 7: "Thalamus").
+_OLD_FREESURFER_NAMES = {"Left-Thalamus-Proper": "Left-Thalamus", "Right-Thalamus-Proper": "Right-Thalamus"}
 
-    rows = read_tsv(files("petsim.data").joinpath("freesurfer_names.tsv"))
-    return {r["freesurfer_name"]: r["petsim_regions"].split(",") for r in rows}
+
+def freesurfer_names() -> dict[str, list[str]]:
+    """FreeSurfer aseg structure name -> the petsim regions it covers.
+
+    From the one table that also paints petsim's ``aseg`` (``petsim/data/aseg_labels.tsv``). A midline
+    region that the aseg splits by side is listed by its side there (``hypothalamus_l``); see
+    :func:`_in_phantom` for how such a name is matched.
+    """
+    from petsim.phantom.mri import aseg_table
+
+    names: dict[str, list[str]] = {}
+    for row in aseg_table():
+        names.setdefault(row["freesurfer_name"], []).append(row["petsim_region"])
+    for old, new in _OLD_FREESURFER_NAMES.items():
+        names[old] = names[new]
+    return names
+
+
+def _in_phantom(parts: list[str], known) -> list[str]:
+    """``parts`` as regions of the phantom: a side of a midline region (``hypothalamus_l``) is the region
+    (its truth is the same on both sides); [] when any part is not in the phantom."""
+    out = []
+    for p in parts:
+        name = p if p in known else p[:-2] if p.endswith(("_l", "_r")) and p[:-2] in known else None
+        if name is None:
+            return []
+        if name not in out:
+            out.append(name)
+    return out
 
 
 def _union_truth(parts: list[str], truth: dict, volumes: dict, window: str) -> float:
@@ -78,7 +104,8 @@ def score_estimates(estimates_path, run_dir, region_column="region", bp_column="
         raise ValueError(f"window {base_w!r} is not one of the scenario's windows {windows}")
     truth = {(t["region"], t["window"]): t for t in truth_rows}
     known = {t["region"] for t in truth_rows}
-    aliases = {name: parts for name, parts in freesurfer_names().items() if all(p in known for p in parts)}
+    aliases = {name: _in_phantom(parts, known) for name, parts in freesurfer_names().items()}
+    aliases = {name: parts for name, parts in aliases.items() if parts}
     volumes = {r["name"]: float(r["volume_ml"]) for r in read_tsv(lay.deriv_dir / f"{lay.sub}_dseg.tsv")}
 
     def true_bp_of(region: str, w: str) -> float:

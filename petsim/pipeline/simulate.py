@@ -207,16 +207,34 @@ def simulate_scans(world: World, res, seed: int, sink, progress: bool = True, gr
     has_control = groups[0][1].shape[0] > 1 and sc.analysis.control and sc.releases
     want = ["release"] + (["control"] if has_control else [])
     singles_scale = None
+    body = out_of_field_activity(world) if model.physics.out_of_field_singles_fraction > 0 else None
     for i, scan in enumerate(SCANS):
         if scan not in want:
             continue
         integrals = np.stack([g[1][i] for g in groups])
         for fr in iter_frames(model, proj, integrals, world.frames, rng=np.random.default_rng(streams[i]),
-                              noise=sc.physics.noise, progress=progress, singles_scale=singles_scale):
+                              noise=sc.physics.noise, progress=progress, singles_scale=singles_scale,
+                              out_of_field=body):
             if singles_scale is None:
                 singles_scale = fr.info.get("singles_scale")
             sink(scan, fr)
     return want
+
+
+def out_of_field_activity(world: World) -> np.ndarray:
+    """Frame-mean activity outside the axial field of view, relative (decay included), one per frame.
+
+    Body model: the tracer stays in the body (no excretion within the scan), and the part below the
+    neck that the detectors see is a fixed share of it, so the out-of-field activity follows the
+    activity injected so far (the bolus, then the infusion at a constant rate), times decay. Unlike
+    the brain's, it keeps rising during the infusion.
+    """
+    from petsim.kinetics.simulate import _time_grid
+
+    fs = world.frames
+    inp = plasma_input(world.scenario)
+    t = _time_grid(fs.scan_end_min, 0.05, inp.kinks_min)
+    return fs.average(t, inp.injected_fraction(t), world.isotope)
 
 
 class _LazyBasis:
@@ -271,6 +289,8 @@ def physics_of(sc):
         attenuation=p.attenuation, scatter=p.scatter, randoms=p.randoms, normalisation=p.normalisation,
         crystal_efficiency_sd=p.crystal_efficiency_sd, psf_fwhm_mm=psf, dead_time=p.dead_time,
         noise=p.noise, seed=sc.seed, **mode_figures,
+        # a subject's body lies outside the field of view; a static scenario is a phantom on the bed
+        out_of_field_singles_fraction=p.out_of_field_singles_fraction if sc.kind == "dynamic" else 0.0,
     )
 
 
