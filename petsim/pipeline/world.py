@@ -29,14 +29,16 @@ def simulation_grid(scenario: Scenario) -> Grid:
     return Grid(tuple(n * k for n in g.shape), tuple(d / k for d in g.voxel_size_mm))
 
 
-def load_phantom(scenario: Scenario, grid: Grid):
+def load_phantom(scenario: Scenario, grid: Grid, supersample: int | None = None):
+    """The scenario's phantom on ``grid``; ``supersample`` sub-voxels per edge for the partial volumes
+    (default: the phantom's own choice)."""
     from petsim.phantom import Phantom, load
 
     name = scenario.phantom.name
     if is_label_image(name):
         user = Phantom.from_nifti(name, label_table(scenario))
-        return user.resample(grid) if hasattr(user, "resample") else user
-    return load(name=name, grid=grid)
+        return user.resample(grid, **({"supersample": supersample} if supersample else {}))
+    return load(name=name, grid=grid, supersample=supersample)
 
 
 def is_label_image(name: str) -> bool:
