@@ -21,6 +21,8 @@ relative to the study file, or an inline ``[scenario]`` table) and adds a
     regions = ["amygdala_l", "amygdala_r"]
     ref = "occipital_cortex"
     noise_cov = 0.05
+    # noise_table = "noise.tsv"  # instead of noise_cov: each region's noise scale measured on an image-mode
+                                 # run of the design (petsim.study.noise_model.tac_noise_scales)
     subjects_per_task = 0      # 0: each replicate (all its subjects) is one Dask task
 
     [study.variability]        # log-normal SDs (of the natural log)
@@ -141,6 +143,7 @@ class StudyConfig:
     release_window_min: tuple | None = None  # two_windows design
     t_star_min: float | None = None
     noise_cov: float = 0.05
+    noise_table: dict | None = None  # region -> noise scale S (TAC mode); replaces noise_cov when given
     retries: int = 2
     subjects_per_task: int = 0  # 0: one task per replicate (all subjects); k: k subjects per task
     variability: Variability = field(default_factory=Variability)
@@ -159,9 +162,10 @@ class StudyConfig:
         cached = self.__dict__.get("_fingerprint")
         if cached is None:
             data = self.to_dict()
-            if not data["matched_control"]:
-                # Keys added later hash only when set, so folders of studies without them still resume.
-                del data["matched_control"]
+            for key in ("matched_control", "noise_table"):
+                if not data[key]:
+                    # Keys added later hash only when set, so folders of studies without them still resume.
+                    del data[key]
             if self.mode == "tac" and (self.variability.k1_log_sd or not self.scenario.tracer.blood_volume):
                 # TAC mode's kinetics became the pipeline's (issue 12: K1 and k2 scaled together,
                 # tracer.blood_volume honoured): a folder of the old kinetics must not be resumed.
@@ -308,6 +312,17 @@ def load_study(source, base_dir=None) -> StudyConfig:
     noise_cov = float(study.get("noise_cov", 0.05))
     if not (0.0 <= noise_cov < 10.0):
         raise ValueError(f"[study] noise_cov = {noise_cov!r}: must be >= 0 (e.g. 0.05 for 5 %)")
+    noise_table = None
+    if study.get("noise_table") is not None:
+        from petsim.study.noise_model import read_noise_table
+
+        if "noise_cov" in study:
+            raise ValueError("[study] noise_cov and noise_table both set the TAC noise: give one")
+        path = Path(study["noise_table"])
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise FileNotFoundError(f"[study] noise_table = {str(path)!r} does not exist")
+        noise_table = read_noise_table(path)
     t_star = study.get("t_star_min", analysis.t_star_min)
     if t_star is not None and float(t_star) < 0:
         raise ValueError(f"[study] t_star_min = {t_star!r}: must be >= 0 min")
@@ -376,6 +391,7 @@ def load_study(source, base_dir=None) -> StudyConfig:
         release_window_min=release_window,
         t_star_min=None if t_star is None else float(t_star),
         noise_cov=noise_cov,
+        noise_table=noise_table,
         retries=_positive_int(study, "retries", 2, minimum=0),
         subjects_per_task=_positive_int(study, "subjects_per_task", 0, minimum=0),
         variability=variability,

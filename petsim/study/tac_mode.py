@@ -138,7 +138,8 @@ def _noise_free(study, setup, subject: Subject, releases_key, releases, regions,
     return tacs_release, tacs_control, truth
 
 
-def add_tac_noise(tacs: dict, frames, decay_per_min: float, noise_cov: float, ref_regions, rng) -> dict:
+def add_tac_noise(tacs: dict, frames, decay_per_min: float, noise_cov: float, ref_regions, rng,
+                  scales: dict | None = None) -> dict:
     """Add TAC-level Gaussian noise ``var_i = S^2 C_i exp(lambda t_i) / dt_i``.
 
     Parameters
@@ -154,6 +155,9 @@ def add_tac_noise(tacs: dict, frames, decay_per_min: float, noise_cov: float, re
     ref_regions : list of str
         The reference region(s); S is set from their mean TAC.
     rng : numpy.random.Generator
+    scales : dict, optional
+        Region -> its own S, measured on an image-mode run of the design
+        (:func:`petsim.study.noise_model.tac_noise_scales`); replaces the one S of ``noise_cov``.
 
     Returns
     -------
@@ -161,19 +165,33 @@ def add_tac_noise(tacs: dict, frames, decay_per_min: float, noise_cov: float, re
         Region -> noisy TAC; regions drawn in sorted order so results do not
         depend on dict order.
     """
-    if noise_cov == 0:
+    if noise_cov == 0 and scales is None:
         return {r: v.copy() for r, v in tacs.items()}
     mid = np.asarray(frames.mid_min, dtype=float)
     dt = np.asarray(frames.durations_min, dtype=float)
     growth = np.exp(decay_per_min * mid) / dt  # exp(lambda t_i) / dt_i
-    c_ref = np.mean([tacs[r] for r in ref_regions], axis=0)
-    use = c_ref > 0.01 * c_ref.max()
-    # RMS COV over frames: mean_i(S^2 growth_i / C_i) = cov^2.
-    s2 = noise_cov**2 / np.mean(growth[use] / c_ref[use])
     names = sorted(tacs)
+    if scales is not None:
+        s2 = {n: _noise_scale_squared(n, scales) for n in names}
+    else:
+        c_ref = np.mean([tacs[r] for r in ref_regions], axis=0)
+        use = c_ref > 0.01 * c_ref.max()
+        # RMS COV over frames: mean_i(S^2 growth_i / C_i) = cov^2.
+        s2 = dict.fromkeys(names, noise_cov**2 / np.mean(growth[use] / c_ref[use]))
     z = rng.standard_normal((len(names), mid.size))
-    return {name: tacs[name] + np.sqrt(s2 * np.clip(tacs[name], 0.0, None) * growth) * z[i]
+    return {name: tacs[name] + np.sqrt(s2[name] * np.clip(tacs[name], 0.0, None) * growth) * z[i]
             for i, name in enumerate(names)}
+
+
+def _noise_scale_squared(region: str, scales: dict) -> float:
+    """S^2 of ``region`` from a noise table; a structure without its side (a TAC of both sides, twice the
+    volume) averages its two sides' independent noise: ``(S_l^2 + S_r^2) / 4``."""
+    if region in scales:
+        return float(scales[region]) ** 2
+    if f"{region}_l" in scales and f"{region}_r" in scales:
+        return (float(scales[f"{region}_l"]) ** 2 + float(scales[f"{region}_r"]) ** 2) / 4.0
+    raise KeyError(f"the noise table has no noise scale for {region!r} (nor for both its sides); "
+                   f"it has {sorted(scales)}")
 
 
 class _FailedFit:
@@ -238,7 +256,8 @@ def run_tac_subject(study: StudyConfig, task: Task, subject_index: int) -> dict:
     def noisy(scan_index, tacs):
         rng = seeds.generator(study.seed, seeds.STREAM_NOISE, task.seed_arm, task.replicate, subject_index,
                               scan_index)
-        return add_tac_noise(tacs, frames, setup.decay_per_min, study.noise_cov, ref_regions, rng)
+        return add_tac_noise(tacs, frames, setup.decay_per_min, study.noise_cov, ref_regions, rng,
+                             scales=study.noise_table)
 
     def collect(condition, fits, truth_rows, truth_key, scan=None):
         for fit in fits:
