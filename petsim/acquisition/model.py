@@ -157,8 +157,11 @@ class AcquisitionModel:
         self.system.scale = self.sensitivity_cps_per_bq_ml_mm
         self.lowpass = SinogramLowPass(layout, physics.scatter_fwhm_mm[0], physics.scatter_fwhm_mm[1],
                                        physics.scatter_view_fwhm_deg)
-        #: the normalisation the site's reconstruction is given (default: the exact one), and with attenuation
-        self.site_pattern, self.site_efficiency = self.detector_pattern, self.efficiency
+        #: the normalisation and attenuation the site's reconstruction is given (default: the exact ones),
+        #: and their product
+        self.site_pattern, self.site_attenuation = self.detector_pattern, self.attenuation
+        self.site_efficiency = self.efficiency
+        self._projector_name = projector
 
     def use_site_normalisation(self, pattern) -> None:
         """Give the reconstruction a measured normalisation (bin efficiencies x compression weight, float32).
@@ -172,7 +175,28 @@ class AcquisitionModel:
         if not np.all(np.isfinite(pattern) & (pattern >= 0)):
             raise ValueError("normalisation factors must be finite and >= 0")
         self.site_pattern = pattern
-        self.site_efficiency = pattern * self.attenuation
+        self.site_efficiency = pattern * self.site_attenuation
+
+    def use_site_attenuation(self, mu_per_cm) -> None:
+        """Give the reconstruction the attenuation of another mu-map (1/cm, on the simulation grid): a
+        site's mu-map, measured elsewhere or registered with an error. The data keep the true attenuation.
+
+        The model projects a box (the true map's support plus a margin of 4 PSF sigmas and 2 voxels,
+        unless it was built with ``crop=False``); a site map with attenuation outside it is refused."""
+        from petsim.operators import system_model
+
+        mu = self.full_grid.check_image(mu_per_cm, "site mu_per_cm")
+        if not np.all(np.isfinite(mu) & (mu >= 0)):
+            raise ValueError("the site's mu-map must be finite and >= 0 (1/cm)")
+        inside = mu[self._box]
+        outside = float(mu.sum(dtype=np.float64) - inside.sum(dtype=np.float64))
+        if outside > 1e-6 * float(mu.sum(dtype=np.float64)):
+            raise ValueError("the site's mu-map reaches outside the box the model projects (the true map's "
+                             "support plus its margin); build the model with crop=False")
+        system = system_model(self.grid, self.layout, projector=self._projector_name,
+                              mu_per_cm=np.ascontiguousarray(inside))
+        self.site_attenuation = np.ascontiguousarray(system.attenuation, dtype=np.float32)
+        self.site_efficiency = self.site_pattern * self.site_attenuation
 
     def _crop_box(self, mu):
         """Bounding box of ``mu > 0`` grown by 4 PSF sigmas + 2 voxels (whole grid if no map)."""

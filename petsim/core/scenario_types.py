@@ -121,6 +121,9 @@ class Physics(_Section):
     crystal_efficiency_sd: float
     normalisation_correction: str
     normalisation_scan_counts: float
+    attenuation_correction: str
+    mumap_shift_mm: tuple
+    mumap_rotation_deg: tuple
     psf_fwhm_mm: tuple | None
     dead_time: bool
     noise: bool

@@ -85,6 +85,9 @@ SCHEMA: dict = {
         "crystal_efficiency_sd": (0.05, _NUM, None, "relative SD of crystal efficiencies"),
         "normalisation_correction": ("exact", str, ("exact", "measured"), "normalisation the reconstruction is given: the simulation's own crystal efficiencies (exact), or those a site estimates from a normalisation scan of physics.normalisation_scan_counts counts (measured; docs/acquisition.md)"),
         "normalisation_scan_counts": (1e9, _NUM, None, "true counts of the simulated normalisation scan (a uniform 20 cm water cylinder) when normalisation_correction = \"measured\""),
+        "attenuation_correction": ("exact", str, ("exact", "misregistered"), "attenuation the reconstruction is given: the simulation's own mu-map (exact), or that mu-map moved by mumap_shift_mm and mumap_rotation_deg, as a CT or transmission map registered with an error (misregistered); the data keep the true attenuation"),
+        "mumap_shift_mm": ([0.0, 0.0, 0.0], list, None, "translation (x, y, z) in mm of the site's mu-map when attenuation_correction = \"misregistered\""),
+        "mumap_rotation_deg": ([0.0, 0.0, 0.0], list, None, "rotation about x, y and z (degrees, about the grid's centre, before the shift) of the site's mu-map when attenuation_correction = \"misregistered\""),
         "psf_fwhm_mm": (None, list, None, "scanner resolution FWHM (x, y, z) in mm; [] for none; default: the scanner's, with the positron range"),
         "dead_time": (True, bool, None, "count-rate losses"),
         "noise": (True, bool, None, "Poisson noise (false: expected data)"),
@@ -209,6 +212,8 @@ RANGES: dict = {
     "physics.out_of_field_singles_fraction": Range(0.0, 0.95),
     "physics.normalisation_scan_counts": Range(1e5, 1e12, unit="counts"),
     "physics.psf_fwhm_mm": _FWHM,
+    "physics.mumap_shift_mm": Range(-100.0, 100.0, unit="mm"),
+    "physics.mumap_rotation_deg": Range(-45.0, 45.0, unit="degrees"),
     "physics.sim_oversampling": Range(1, 8),
     "recon.iterations": Range(1, 1000),
     "recon.subsets": _COUNT,
@@ -234,6 +239,8 @@ RANGES: dict = {
 ITEMS: dict = {
     "frames.durations_min": _NUM,
     "physics.psf_fwhm_mm": _NUM,
+    "physics.mumap_shift_mm": _NUM,
+    "physics.mumap_rotation_deg": _NUM,
     "recon.psf_fwhm_mm": _NUM,
     "recon.shape": int,
     "recon.voxel_size_mm": _NUM,
@@ -421,6 +428,9 @@ def _check_grids(data: dict):
     for key in ("shape", "voxel_size_mm"):
         if len(rec[key]) != 3:
             raise ScenarioError(f"recon.{key} must be 3 positive numbers (x, y, z), got {_show(rec[key])}")
+    for key in ("mumap_shift_mm", "mumap_rotation_deg"):
+        if len(data["physics"][key]) != 3:
+            raise ScenarioError(f"physics.{key} must be 3 numbers (x, y, z), got {_show(data['physics'][key])}")
     for section in ("physics", "recon"):
         v = data[section]["psf_fwhm_mm"]
         if v and len(v) not in (1, 3):

@@ -166,13 +166,22 @@ NORM_SCAN_STREAM = 7
 
 def acquisition_model(world: World, progress: bool = True):
     """The scanner's physics on the simulation grid (attenuation, normalisation drawn from the scenario seed,
-    calibration), with the normalisation the site's reconstruction gets (``physics.normalisation_correction``)."""
+    calibration), with the normalisation and attenuation the site's reconstruction gets
+    (``physics.normalisation_correction``, ``physics.attenuation_correction``)."""
     from petsim.acquisition import AcquisitionModel
 
+    p = world.scenario.physics
+    misregistered = p.attenuation and p.attenuation_correction == "misregistered"
+    # a moved mu-map may leave the box around the true one: project the whole grid then
     model = AcquisitionModel(world.scanner, world.layout, world.sim_grid, world.phantom_sim.mu_per_cm,
-                             physics_of(world.scenario), world.isotope, progress=progress)
-    if world.scenario.physics.normalisation_correction == "measured":
+                             physics_of(world.scenario), world.isotope, progress=progress, crop=not misregistered)
+    if p.normalisation_correction == "measured":
         model.use_site_normalisation(measured_normalisation(world, model))
+    if misregistered:
+        from petsim.core.rigid import rigid_transform
+
+        model.use_site_attenuation(rigid_transform(world.phantom_sim.mu_per_cm, world.sim_grid,
+                                                   p.mumap_shift_mm, p.mumap_rotation_deg))
     return model
 
 

@@ -69,7 +69,7 @@ def write_scan_factors(directory, scanner, layout, model) -> None:
     factors (float32 Interfile sinograms)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for name, values in (("normalisation", model.site_pattern), ("attenuation", model.attenuation)):
+    for name, values in (("normalisation", model.site_pattern), ("attenuation", model.site_attenuation)):
         values = np.asarray(values)
         if values.dtype != np.float32:  # stored as float32: anything else would not come back bit for bit
             raise TypeError(f"the {name} factors are {values.dtype}, expected float32")
