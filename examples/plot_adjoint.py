@@ -27,7 +27,6 @@ Run: ``python examples/plot_adjoint.py [out.png]``
 """
 
 import dataclasses
-import os
 import sys
 
 import matplotlib
@@ -39,6 +38,7 @@ import numpy as np  # noqa: E402
 from petsim.grid import Grid  # noqa: E402
 from petsim.projectors import LayoutJoseph  # noqa: E402
 from petsim.scanner import get_scanner  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 
 def inner_products(A, rng):
@@ -103,10 +103,7 @@ def main(out_png="adjoint.png"):
     fig.suptitle(f"<Ax, y> = {lhs:.7e},  <x, A$^T$y> = {rhs:.7e}:  relative difference {rel:.1e}",
                  fontsize=10)
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=80, tight=False)
     print(f"adjoint identity <Ax,y> = <x,A^T y> on random x, y: relative difference {rel:.2e}")
     return out_png
 

@@ -25,7 +25,6 @@ Run: ``python examples/plot_attenuation_scatter.py [out.png]``
 """
 
 import dataclasses
-import os
 import sys
 
 import matplotlib
@@ -41,6 +40,7 @@ from petsim.grid import Grid  # noqa: E402
 from petsim.operators import system_model  # noqa: E402
 from petsim.recon import OSEMSetup, osem  # noqa: E402
 from petsim.scanner import get_scanner  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 
 def ring_means(image, grid, r_inner_mm, r_outer_mm):
@@ -124,10 +124,7 @@ def main(out_png="attenuation_scatter.png"):
         a.set(xlabel="x (mm)", ylabel="y (mm)",
               title=f"OSEM {name}: centre/edge {ratio[name]:.2f}")
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=90, tight=False)
     print(f"centre/edge ratio without AC {ratio['no AC']:.2f} (with AC {ratio['with AC']:.2f}); "
           f"central-LOR attenuation factor {a_centre:.4f} vs exp(-0.096 x 20) = {a_analytic:.4f}")
     return out_png

@@ -26,7 +26,6 @@ Run: ``python examples/plot_fbp_osem_noise.py [out.png]``
 """
 
 import dataclasses
-import os
 import sys
 
 import matplotlib
@@ -41,6 +40,7 @@ from petsim.projectors import LayoutJoseph  # noqa: E402
 from petsim.recon import OSEMSetup, fbp_2d, osem  # noqa: E402
 from petsim.scanner import get_scanner  # noqa: E402
 from petsim.phantom.disks import disk_image  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 # (centre x mm, centre y mm, radius mm, activity added) of each disk; the inserts add to the background.
 DISKS = ((0.0, 0.0, 90.0, 1.0), (35.0, 25.0, 15.0, 3.0), (-35.0, -15.0, 18.0, -1.0))
@@ -117,10 +117,7 @@ def main(out_png="fbp_osem_noise.png"):
     for a in fig.axes:
         a.title.set_fontsize(9)
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=75)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=75, tight=False)
     (cov_f, rec_f), (cov_o, rec_o) = stats["FBP"], stats["OSEM"]
     print(f"noise (CoV in a uniform background ROI, {N_REAL} realisations, default settings, resolution NOT "
           f"matched): FBP {100 * cov_f:.1f} %, OSEM {100 * cov_o:.1f} % (hot-insert recovery FBP "

@@ -31,7 +31,6 @@ and mashed views limit it here).
 Run: ``python examples/plot_fore_ssrb.py [out.png]``
 """
 
-import os
 import sys
 
 import matplotlib
@@ -46,6 +45,7 @@ from petsim.projectors import LayoutJoseph  # noqa: E402
 from petsim.rebin import fore, ssrb  # noqa: E402
 from petsim.recon import fbp_2d  # noqa: E402
 from petsim.scanner import get_scanner  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 RADII_MM = (0.0, 50.0, 100.0)
 FWHM_MM = (6.0, 6.0, 4.0)   # blob FWHM in x, y, z
@@ -147,10 +147,7 @@ def main(out_png="fore_ssrb.png"):
           title="Axial profiles: SSRB blurs off the axis, FORE far less")
     a.legend(fontsize=8, loc="upper right")
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=80, tight=False)
     ref, s, f = (widths[n][-1] for n in images)
     print(f"axial FWHM at r = {RADII_MM[-1]:.0f} mm (blob {FWHM_MM[2]:.0f} mm, FBP): 2D reference {ref:.1f} mm, "
           f"SSRB {s:.1f} mm, FORE {f:.1f} mm (on the axis: SSRB {widths['SSRB'][0]:.1f}, FORE {widths['FORE'][0]:.1f})")

@@ -9,7 +9,6 @@ peak extra occupancy 10 %).
 Run: ``python examples/plot_kinetics.py [out.png]``
 """
 
-import os
 import sys
 
 import matplotlib
@@ -19,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from petsim.frames import get_schedule  # noqa: E402
 from petsim.kinetics import GammaRelease, PlasmaInput, load_tracer, simulate  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 
 def main(out_png="kinetics.png"):
@@ -62,10 +62,7 @@ def main(out_png="kinetics.png"):
     a.set(xlabel="time (min)", ylabel="extra occupancy O(t) (%)",
           title="Endogenous release (gamma variate, $t_D$=45, $t_P$=50 min)")
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=120, tight=False)
     return out_png
 
 

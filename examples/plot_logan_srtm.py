@@ -26,7 +26,6 @@ next to the truth.
 Run: ``python examples/plot_logan_srtm.py [out.png]``
 """
 
-import os
 import sys
 
 import matplotlib
@@ -40,6 +39,7 @@ from petsim.kinetics import PlasmaInput, load_tracer, simulate  # noqa: E402
 from petsim.modeling import fit_logan_ref, fit_srtm  # noqa: E402
 from petsim.modeling.linear import logan_axes  # noqa: E402
 from petsim.study.tac_mode import add_tac_noise  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 
 def main(out_png="logan_srtm.png"):
@@ -89,10 +89,7 @@ def main(out_png="logan_srtm.png"):
           title=f"Logan reference plot (grey: frames before t* = {t_star:g} min)")
     a.legend(fontsize=8)
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=90, tight=False)
     est = "; ".join(f"{m} {fits['noise-free'][m].bp_nd:.3f} (noisy {fits['noisy'][m].bp_nd:.3f})"
                     for m in ("Logan", "Logan without k2'", "SRTM"))
     print(f"{target}: true BP_ND = k3/k4 = {true_bp:.3f} (competition_fast); {est}")

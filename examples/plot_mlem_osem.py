@@ -29,7 +29,6 @@ Run: ``python examples/plot_mlem_osem.py [out.png]``
 """
 
 import dataclasses
-import os
 import sys
 
 import matplotlib
@@ -44,6 +43,7 @@ from petsim.projectors import LayoutJoseph  # noqa: E402
 from petsim.recon import OSEMSetup, mlem, osem  # noqa: E402
 from petsim.scanner import get_scanner  # noqa: E402
 from petsim.phantom.disks import disk_image  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 # (centre x mm, centre y mm, radius mm, activity added) of each disk; the inserts add to the background.
 DISKS = ((0.0, 0.0, 90.0, 1.0), (35.0, 25.0, 15.0, 3.0), (-35.0, -15.0, 18.0, -1.0))
@@ -125,10 +125,7 @@ def main(out_png="mlem_osem.png"):
         a.set(title=title, xticks=[], yticks=[])
         a.title.set_fontsize(9)
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=80, tight=False)
     print(f"log-likelihood gain: OSEM {N_SUBSETS} subsets x 1 iteration reaches {100 * ratio:.2f} % of "
           f"MLEM x {N_SUBSETS} iterations ({gain_osem[1]:.4g} vs {gain_mlem[N_SUBSETS]:.4g}; "
           f"MLEM x 1: {gain_mlem[1]:.4g})")

@@ -24,7 +24,6 @@ Run: ``python examples/plot_partial_volume.py [out.png]``
 """
 
 import dataclasses
-import os
 import sys
 
 import matplotlib
@@ -40,6 +39,7 @@ from petsim.grid import Grid  # noqa: E402
 from petsim.operators import system_model  # noqa: E402
 from petsim.recon import OSEMSetup, osem  # noqa: E402
 from petsim.scanner import get_scanner  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 DIAMETERS_MM = (5.0, 7.5, 10.0, 13.0, 17.0, 22.0, 28.0, 37.0)
 RING_RADIUS_MM = 62.0
@@ -149,10 +149,7 @@ def main(out_png="partial_volume.png"):
     a.set(xlabel="disk diameter (mm)", ylabel="recovery", ylim=(0, 1.1), title="Recovery against size")
     a.legend(fontsize=7, loc="lower right")
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=90, tight=False)
     i10 = DIAMETERS_MM.index(10.0)
     print(f"10-mm disk recovery (OSEM 4x16): RC {rc[warm][i10]:.2f} in the 4:1 warm background, "
           f"{rc['cold background'][i10]:.2f} in a cold one, CRC {crc[i10]:.2f}; 37-mm disk RC {rc[warm][-1]:.2f}")

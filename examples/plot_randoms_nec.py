@@ -27,7 +27,6 @@ against activity, the NEC peak and the published 50 % dead-time point.
 Run: ``python examples/plot_randoms_nec.py [out.png]``
 """
 
-import os
 import sys
 
 import matplotlib
@@ -38,6 +37,7 @@ import numpy as np  # noqa: E402
 
 from petsim.acquisition import ScanPhysics, live_fraction, paralysable_tau_s  # noqa: E402
 from petsim.acquisition.constants import published_figures  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 #: Peak trues rate (cps, before losses) of petsim's brain benchmark, where the random fraction is
 #: calibrated to ScanPhysics.randoms_fraction_peak (docs/acquisition.md, "Memory and speed").
@@ -118,10 +118,7 @@ def main(out_png="randoms_nec.png"):
           title="Losses and fractions")
     q.legend(fontsize=8)
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=90, tight=False)
     print(f"peak NEC (k=1) {nec[1][i1] / 1e3:.0f} kcps at {x[i1]:.1f} kBq/mL (k=2: {nec[2][i2] / 1e3:.0f} kcps at "
           f"{x[i2]:.1f} kBq/mL); 50 % dead time at {a50 / 1e3:.1f} kBq/mL vs published "
           f"{pub['dead_time_50pct_rate_cps'] / 1e3:.0f} kcps at 25 kBq/mL ({pub['source']}); "

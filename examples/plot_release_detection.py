@@ -25,7 +25,6 @@ rate), and the detection rate is the power of one scan.
 Run: ``python examples/plot_release_detection.py [out.png]``
 """
 
-import os
 import sys
 
 import matplotlib
@@ -38,6 +37,7 @@ from petsim.frames import get_schedule  # noqa: E402
 from petsim.kinetics import PlasmaInput, StepRelease, load_tracer, simulate  # noqa: E402
 from petsim.modeling import fit_mrtm2  # noqa: E402
 from petsim.study.tac_mode import add_tac_noise  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 BASELINE_MIN = (10.0, 45.0)
 RELEASE_MIN = (50.0, 90.0)
@@ -115,10 +115,7 @@ def main(out_png="release_detection.png", n_replicates=200, noise_cov=0.03, seed
     a.set_ylim(0, 1.5 * a.get_ylim()[1])
     a.legend(fontsize=7)
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=90, tight=False)
     print(f"true %dBP_ND {truth['percent_delta_bp_nd']:+.2f} %; mean MRTM2 estimate {mean_rel:+.2f} % "
           f"(no release {mean_ctl:+.2f} %, difference {mean_rel - mean_ctl:+.2f} %); detection rate "
           f"{100 * detected:.0f} % at a 5 % false-positive rate ({n_replicates} scans, {100 * noise_cov:g} % noise)")

@@ -27,7 +27,6 @@ Run: ``python examples/plot_sinogram.py [out.png]``
 """
 
 import dataclasses
-import os
 import sys
 
 import matplotlib
@@ -40,6 +39,7 @@ from petsim.grid import Grid  # noqa: E402
 from petsim.projectors import LayoutJoseph  # noqa: E402
 from petsim.scanner import get_scanner  # noqa: E402
 from petsim.phantom.disks import disk_image  # noqa: E402
+from petsim.plot import save_figure  # noqa: E402
 
 # (centre x mm, centre y mm, radius mm, activity added) of each disk; the inserts add to the background.
 DISKS = ((0.0, 0.0, 90.0, 1.0), (35.0, 25.0, 15.0, 3.0), (-35.0, -15.0, 18.0, -1.0))
@@ -112,10 +112,7 @@ def main(out_png="sinogram.png"):
           title=f"One view, $\\phi$ = {np.degrees(phi[view]):.0f}$\\degree$")
     a.legend(fontsize=8, loc="lower center")
 
-    tmp = out_png + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, out_png)
+    save_figure(fig, out_png, dpi=90, tight=False)
     print(f"sinogram bin (phi {np.degrees(phi[view]):.0f} deg, s {s[radial]:.2f} mm): Joseph "
           f"{sino[view, radial]:.2f} vs analytic chord {exact[view, radial]:.2f}, relative error {rel:+.2e} "
           f"(RMS over the object's bins {rms:.2e})")

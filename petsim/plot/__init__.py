@@ -6,6 +6,7 @@ from petsim.plot.figures import (
     plot_recon_vs_truth,
     plot_sinogram,
     plot_tacs,
+    save_figure,
 )
 
-__all__ = ["plot_bp_scatter", "plot_logan", "plot_recon_vs_truth", "plot_sinogram", "plot_tacs"]
+__all__ = ["plot_bp_scatter", "plot_logan", "plot_recon_vs_truth", "plot_sinogram", "plot_tacs", "save_figure"]

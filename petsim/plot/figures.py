@@ -14,10 +14,11 @@ from scipy.integrate import cumulative_trapezoid  # noqa: E402
 from petsim.core.atomic import atomic_path  # noqa: E402
 
 
-def _save(fig, path) -> Path:
+def save_figure(fig, path, dpi: int = 110, tight: bool = True) -> Path:
+    """Write ``fig`` as a PNG atomically (world-readable, nothing half-written) and close it."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight" if tight else None, format="png")
     plt.close(fig)
     return path
 
@@ -31,7 +32,7 @@ def plot_sinogram(path, sinogram: np.ndarray, title: str = "sinogram") -> Path:
     axes[0].set(title=f"{title}: plane {mid}", xlabel="radial bin", ylabel="view")
     axes[1].imshow(sino[:, 0, :], aspect="auto", cmap="gray_r")
     axes[1].set(title=f"{title}: view 0", xlabel="radial bin", ylabel="sinogram (segment, axial)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _slices(vol, centre):
@@ -58,7 +59,7 @@ def plot_recon_vs_truth(path, truth: np.ndarray, recon: np.ndarray, centre=None,
             axes[row, col].axis("off")
     fig.colorbar(im, ax=axes, shrink=0.6, label=units)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_tacs(path, mid_min, tacs: dict, fits: dict | None = None, title: str = "time-activity curves") -> Path:
@@ -71,7 +72,7 @@ def plot_tacs(path, mid_min, tacs: dict, fits: dict | None = None, title: str = 
             ax.plot(mid_min, fits[name], "-", color=colour, lw=1)
     ax.set(xlabel="time after injection (min)", ylabel="activity (Bq/mL, decay-corrected)", title=title)
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_logan(path, frame_start_min, frame_end_min, tacs: dict, ref: np.ndarray, t_star_min: float, title: str = "Logan reference plot") -> Path:
@@ -95,7 +96,7 @@ def plot_logan(path, frame_start_min, frame_end_min, tacs: dict, ref: np.ndarray
             ax.plot(x[sel], slope * x[sel] + icpt, "-", color=colour, lw=1)
     ax.set(xlabel="∫C_R / C_T (min)", ylabel="∫C_T / C_T (min)", title=f"{title} (t* = {t_star_min:g} min)")
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_bp_scatter(path, true_bp, est_bp, labels, title: str = "estimated against true BP_ND") -> Path:
@@ -113,7 +114,7 @@ def plot_bp_scatter(path, true_bp, est_bp, labels, title: str = "estimated again
     ax.plot([0, hi], [0, hi], "k--", lw=1, label="identity")
     ax.set(xlim=(0, hi), ylim=(0, hi), xlabel="true BP_ND", ylabel="estimated BP_ND", title=title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_delta_bp(path, regions, models, true_percent: dict, estimated_percent: dict, attainable_percent: dict | None = None,
@@ -161,7 +162,7 @@ def plot_delta_bp(path, regions, models, true_percent: dict, estimated_percent: 
     ax.set_ylim(len(regions) - 0.5, -0.5)
     ax.set(xlabel="ΔBP_ND (% of baseline)", title=title)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_input_function(path, time_min, plasma_bq_ml, whole_blood_bq_ml=None, parent_fraction=None,
@@ -189,7 +190,7 @@ def plot_input_function(path, time_min, plasma_bq_ml, whole_blood_bq_ml=None, pa
         ax.plot(t, np.asarray(parent_fraction, float), "o-", ms=3, color="C3")
         ax.set(xlabel="time after injection (min)", ylabel="parent fraction of plasma activity", ylim=(0, 1.05),
                title="metabolism")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_count_rates(path, frame_start_min, frame_duration_min, counts: dict, fractions: dict | None = None,
@@ -222,4 +223,4 @@ def plot_count_rates(path, frame_start_min, frame_duration_min, counts: dict, fr
             ax.plot(mid, 100.0 * np.asarray(f, float), "o-", ms=3, color=f"C{(i + len(counts)) % 10}", label=name)
         ax.set(xlabel="time after injection (min)", ylabel="%", title="fractions per frame", ylim=(0, None))
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

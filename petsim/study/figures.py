@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from petsim.core.atomic import atomic_path
 from petsim.study.config import StudyConfig
 from petsim.study.tasks import MATCHED_CONTROL
 
@@ -20,14 +19,10 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    return path
-
-
 def write_figures(out_dir, study: StudyConfig, result: dict) -> list:
     """accuracy.png (ΔBP_ND estimate vs truth; bias +- SD of BP_ND), trait.png and power.png."""
+    from petsim.plot import save_figure
+
     plt = _pyplot()
     fig_dir = Path(out_dir) / "figures"
     written = []
@@ -77,8 +72,7 @@ def write_figures(out_dir, study: StudyConfig, result: dict) -> list:
         axes[1].set(ylabel="bias ± SD of BP_ND", title=f"BP_ND[{c0}] error")
         axes[1].legend(fontsize=8)
         fig.tight_layout()
-        written.append(_save(fig, fig_dir / "accuracy.png"))
-        plt.close(fig)
+        written.append(save_figure(fig, fig_dir / "accuracy.png", tight=False))
 
         region = study.trait.region if study.trait.region in regions else regions[0]
         fig, ax = plt.subplots(figsize=(5.5, 4.5))
@@ -98,8 +92,7 @@ def write_figures(out_dir, study: StudyConfig, result: dict) -> list:
         ax.title.set_fontsize(8)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        written.append(_save(fig, fig_dir / "trait.png"))
-        plt.close(fig)
+        written.append(save_figure(fig, fig_dir / "trait.png", tight=False))
 
     if result["power"]:
         region = study.power.region
@@ -118,6 +111,5 @@ def write_figures(out_dir, study: StudyConfig, result: dict) -> list:
                    title=f"{region}, {model}, alpha = {study.alpha:g}")
             ax.legend(fontsize=7)
         fig.tight_layout()
-        written.append(_save(fig, fig_dir / "power.png"))
-        plt.close(fig)
+        written.append(save_figure(fig, fig_dir / "power.png", tight=False))
     return written
