@@ -83,10 +83,10 @@ def aseg_table() -> list[dict]:
     return read_tsv(path)
 
 
-def has_brain(phantom) -> bool:
-    """Whether any region of ``phantom`` has a FreeSurfer label (a T1w and an aseg mean something)."""
+def has_brain(region_names) -> bool:
+    """Whether any of ``region_names`` has a FreeSurfer label (a T1w and an aseg mean something)."""
     names = {r["petsim_region"] for r in aseg_table()}
-    return any(r.name in names or r.name + "_l" in names for r in phantom.regions)
+    return any(n in names or n + "_l" in names for n in region_names)
 
 
 def aseg_labels(phantom) -> tuple:

@@ -78,13 +78,10 @@ ANATOMY_BYTES_PER_VOXEL = 1.35
 
 def _anatomy_bytes(scenario, world) -> float:
     """Disk of the synthetic T1w and aseg (:func:`petsim.pipeline.run._write_anatomy`), 0 when not written."""
-    from petsim.phantom.mri import aseg_table
+    from petsim.phantom.mri import has_brain
     from petsim.pipeline.world import phantom_region_names
 
-    if not scenario.phantom.t1w:
-        return 0.0
-    names = {r["petsim_region"] for r in aseg_table()}
-    if not any(n in names or n + "_l" in names for n in phantom_region_names(scenario)):
+    if not (scenario.phantom.t1w and has_brain(phantom_region_names(scenario))):
         return 0.0
     extent = np.minimum(HEAD_BOX_MM, world.recon_grid.extent_mm)
     return ANATOMY_BYTES_PER_VOXEL * float(np.prod(np.ceil(extent / scenario.phantom.t1w_voxel_mm)))

@@ -126,7 +126,7 @@ def _simulate(scenario: Scenario, out_dir, force: bool, quiet: bool) -> RunLayou
         levels = {r: float(np.dot(weights, tac)) for r, tac in truth.noisefree["release"].items()}
     # the truth the report sets beside the reconstruction: the late frames' activity through the partial volumes
     write_nifti(lay.deriv("truthlate", "pet", ext=".nii.gz"), truth_image(ph, levels), ph.grid)
-    if scenario.phantom.t1w and has_brain(ph):  # a cylinder or a NEMA phantom has no anatomy to image
+    if scenario.phantom.t1w and has_brain(ph.region_names):  # a cylinder or a NEMA phantom has no anatomy to image
         _write_anatomy(lay, world)
     _log(f"truth written ({time.perf_counter() - t0:.1f} s); simulating the scan", quiet)
     from petsim.pipeline.simulate import acquisition_model
