@@ -406,7 +406,7 @@ def _sidecar(sc: Scenario, starts, ends, dcf, iso) -> dict:
         mode_of_administration=mode, frame_starts_min=starts, frame_ends_min=ends, decay_correction_factors=dcf,
         recon_method=f"{rebin} {algo}", recon_parameter_labels=labels, recon_parameter_units=units,
         recon_parameter_values=values, recon_filter_type="Gaussian" if post else "none", recon_filter_size_mm=post or 0.0,
-        attenuation_correction="simulated mu-map (known exactly)" if sc.physics.attenuation else "none",
+        attenuation_correction=_attenuation_text(sc.physics),
         model_name=sc.scanner.name, injected_volume_ml=prot.injected_volume_ml,
         infusion_mbq=infused, infusion_min=prot.infusion_min,
         molar_activity_gbq_per_umol=sa if math.isfinite(sa) else None,
@@ -417,6 +417,16 @@ def _sidecar(sc: Scenario, starts, ends, dcf, iso) -> dict:
                **({"TracerMolecularWeight": tracer.molecular_weight_g_per_mol, "TracerMolecularWeightUnits": "g/mol"}
                   if tracer and math.isfinite(tracer.molecular_weight_g_per_mol) else {})},
     )
+
+
+def _attenuation_text(p) -> str:
+    """BIDS AttenuationCorrection: which mu-map the reconstruction was given."""
+    if not p.attenuation:
+        return "none"
+    if p.attenuation_correction == "misregistered":
+        return (f"simulated mu-map moved by {list(p.mumap_shift_mm)} mm and rotated by {list(p.mumap_rotation_deg)} "
+                "degrees (misregistered)")
+    return "simulated mu-map (known exactly)"
 
 
 def fit_stage(out_dir, force: bool = False, quiet: bool = False) -> RunLayout:
