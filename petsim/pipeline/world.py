@@ -345,17 +345,17 @@ def _check_dynamic(scenario: Scenario, names: list[str], fs) -> None:
                 "frames; the models need at least 4: widen the window or use shorter frames")
     _check_analysis_names(scenario, names, tracer, released)
     _check_model_frames(scenario, fs)
-    _check_injected_mass(scenario)
+    _check_injected_mass(scenario, tracer)
 
 
-def _check_injected_mass(scenario: Scenario) -> None:
+def _check_injected_mass(scenario: Scenario, table) -> None:
     """Warn (it is not an error: users may study it) when the injected mass per kg is above the tracer's
-    published limit."""
+    published limit; ``table`` is the tracer table already loaded."""
     import warnings
 
     from petsim.pipeline.simulate import scenario_tracer
 
-    tracer = scenario_tracer(scenario)
+    tracer = scenario_tracer(scenario, table)
     per_kg = tracer.injected_mass_ug(scenario.protocol.dose_mbq) / scenario.protocol.body_mass_kg
     if per_kg > tracer.mass_limit_ug_per_kg:
         warnings.warn(
