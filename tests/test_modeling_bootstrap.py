@@ -12,7 +12,7 @@ import pytest
 
 from petsim.modeling import (BootstrapResult, bootstrap_bp, delta_interval, frame_weights, get_model)
 from petsim.modeling.bootstrap import implied_tac
-from petsim.modeling.models import MRTM2
+from petsim.modeling.models import MRTM2, Model
 
 LAMBDA = np.log(2) / 20.364  # carbon-11 decay constant (1/min)
 # Hsu et al. 2013 schedule: 4x0.5, 4x1, 4x2, 4x2.5, 9x4, 3x10 min (90 min).
@@ -117,6 +117,7 @@ class _Flaky(MRTM2):
     measured one: about half the wild-bootstrap replicates (the sign of their last residual)."""
 
     name = "flaky"
+    bp_many = Model.bp_many  # refit one TAC at a time, through _fit (not MRTM2's batched least squares)
 
     def __init__(self, threshold, above):
         self.threshold, self.above = threshold, above
@@ -217,3 +218,107 @@ def test_petsim_fit_reports_the_bootstrap_se_and_interval(tmp_path):
     assert row["BP_ND_se"] == pytest.approx(boot.se["BP_ND"], rel=1e-5)
     assert row["BP_ND_ci_low"] == pytest.approx(boot.params["BP_ND_ci_low"], rel=1e-5)
     assert main(["fit", str(tmp_path / "sub-01_tacs.tsv"), "--ref", "ref", "--bootstrap", "-1"]) == 2
+
+
+def test_srtm2_refits_of_many_tacs_match_fit_srtm2():
+    """The bootstrap's vectorised SRTM2 (variable projection on a grid) solves the same problem as fit_srtm2."""
+    from petsim.modeling.srtm import fit_srtm2, srtm2_bp_many
+
+    rng = np.random.default_rng(7)
+    ct0 = _frame_mean(_ct_fine(1.5))
+    tacs = ct0 + _noise_sd(ct0) * rng.standard_normal((40, ct0.size))
+    for window in (None, (10.0, 45.0), (50.0, 90.0)):
+        fits = [fit_srtm2(START, END, ct, CR, K2_REF, weights=W, window_min=window) for ct in tacs]
+        slow = np.array([f.bp_nd if f.converged else np.nan for f in fits])
+        fast = srtm2_bp_many(START, END, tacs, CR, K2_REF, weights=W, window_min=window)
+        # both flag a best fit on the R1 bound (10); one just inside it may fall either way
+        r1 = np.array([f.params["R1"] for f in fits])
+        differ = np.isnan(fast) != np.isnan(slow)
+        assert np.all(r1[differ] > 9.9), r1[differ]
+        both = ~np.isnan(fast) & ~np.isnan(slow)
+        assert both.sum() >= 30
+        np.testing.assert_allclose(fast[both], slow[both], rtol=1e-4)
+
+
+@pytest.mark.parametrize("model, kw", [("mrtm2", {"k2_ref": K2_REF}), ("srtm2", {"k2_ref": K2_REF})])
+def test_joint_window_bootstrap_gives_the_spread_of_delta_bp(model, kw):
+    """Two windows of one scan, resampled together: the SE of ΔBP_ND matches the Monte Carlo SD of ΔBP_ND."""
+    from petsim.modeling import bootstrap_windows
+
+    rng = np.random.default_rng(21)
+    ct0 = _frame_mean(_ct_fine(2.0))
+    sd = _noise_sd(ct0)
+    windows = [(10.0, 45.0), (45.0, 90.0)]
+    n_rep, n_boot = 80, 100
+    delta, se, lo, hi = (np.full(n_rep, np.nan) for _ in range(4))
+    for r in range(n_rep):
+        ct = ct0 + sd * rng.standard_normal(ct0.size)
+        a, b = bootstrap_windows(model, ct, CR, START, END, windows, n_boot=n_boot, rng=rng, weights=W, **kw)
+        if a is None or b is None:  # a fit on a bound (SRTM2's R1 in the late window): no estimate to bound
+            continue
+        d = delta_interval(a, b)
+        delta[r], se[r], (lo[r], hi[r]) = d.delta, d.se, d.interval
+    ok = np.isfinite(delta)
+    assert ok.mean() >= 0.9
+    delta, se, lo, hi = delta[ok], se[ok], lo[ok], hi[ok]
+    assert np.mean(se) / np.std(delta, ddof=1) == pytest.approx(1.0, abs=0.3)
+    attainable = delta.mean()
+    assert 0.85 <= np.mean((lo <= attainable) & (attainable <= hi)) <= 1.0
+
+
+def test_joint_window_bootstrap_shares_one_resampled_tac_and_rejects_overlap():
+    from petsim.modeling import bootstrap_windows
+
+    ct = _noisy(1.0, 3)
+    one = bootstrap_windows("mrtm2", ct, CR, START, END, [(10.0, 45.0)], n_boot=20, rng=5, weights=W, k2_ref=K2_REF)
+    both = bootstrap_windows("mrtm2", ct, CR, START, END, [(10.0, 45.0), (45.0, 90.0)], n_boot=20, rng=5,
+                             weights=W, k2_ref=K2_REF)
+    # with the same signs, the earlier window's replicates hardly change when the later window is
+    # resampled too (frames after a window enter its fit only through the slope of the running
+    # integral at its last frame)
+    np.testing.assert_allclose(one[0].replicates, both[0].replicates, rtol=2e-3)
+    assert not np.array_equal(one[0].replicates, both[0].replicates)
+    with pytest.raises(ValueError, match="share frames"):
+        bootstrap_windows("mrtm2", ct, CR, START, END, [(10.0, 60.0), (45.0, 90.0)], n_boot=20, rng=5,
+                          weights=W, k2_ref=K2_REF)
+    failed = bootstrap_windows("logan_ref", -ct, CR, START, END, [(10.0, 45.0)], n_boot=20, rng=5, t_star_min=10.0)
+    assert failed == [None]
+
+
+def test_k2_ref_replicates_spread_matches_the_estimates_monte_carlo_spread():
+    """The bootstrap replicates of the scan's k2' scatter as much as k2' estimated from new noise does."""
+    from petsim.modeling import estimate_k2_ref
+    from petsim.modeling.fitting import k2_ref_replicates
+
+    rng = np.random.default_rng(31)
+    clean = {f"r{i}": _frame_mean(_ct_fine(bp)) for i, bp in enumerate((0.5, 1.0, 2.0, 3.0))}
+
+    def noisy():
+        return {r: c + _noise_sd(c) * rng.standard_normal(c.size) for r, c in clean.items()}
+
+    estimates = np.array([estimate_k2_ref(START, END, noisy(), CR, weights=W)[0] for _ in range(200)])
+    assert np.mean(estimates) == pytest.approx(K2_REF, rel=0.05)  # SRTM targets: k2/R1 is the reference's k2
+    boot_sd = [np.nanstd(k2_ref_replicates(START, END, noisy(), CR, W, 200, rng), ddof=1) for _ in range(8)]
+    assert np.mean(boot_sd) / np.std(estimates, ddof=1) == pytest.approx(1.0, abs=0.3)
+
+
+@pytest.mark.parametrize("model, kw", [("mrtm2", {"k2_ref": K2_REF}), ("logan_ref", {"t_star_min": 20.0}),
+                                       ("logan_ref", {"t_star_min": 10.0, "k2_ref": K2_REF}), ("srtm", {})])
+def test_batched_refits_equal_the_models_own_fits(model, kw):
+    """The bootstrap's batched refits (one least squares for all replicates) are the model's fit, TAC by TAC."""
+    from petsim.modeling.models import Model
+
+    rng = np.random.default_rng(17)
+    ct0 = _frame_mean(_ct_fine(1.5))
+    tacs = ct0 + _noise_sd(ct0) * rng.standard_normal((30, ct0.size))
+    m = get_model(model)
+    # the late window is left out for SRTM: three parameters are not identifiable there (both flag most fits)
+    for window in (None, (10.0, 45.0)) + (((45.0, 90.0),) if model != "srtm" else ()):
+        one_by_one = Model.bp_many(m, tacs, CR, START, END, weights=W, window_min=window, **kw)
+        batched = m.bp_many(tacs, CR, START, END, weights=W, window_min=window, **kw)
+        np.testing.assert_array_equal(np.isnan(batched), np.isnan(one_by_one))
+        np.testing.assert_allclose(batched, one_by_one, rtol=1e-5 if model == "srtm" else 1e-10)
+    if model == "mrtm2":  # one k2' per replicate (the bootstrap of an estimated k2')
+        k2 = K2_REF * (1.0 + 0.05 * rng.standard_normal(tacs.shape[0]))
+        np.testing.assert_allclose(m.bp_many(tacs, CR, START, END, weights=W, k2_ref=k2),
+                                   Model.bp_many(m, tacs, CR, START, END, weights=W, k2_ref=k2), rtol=1e-10)

@@ -20,7 +20,6 @@ from petsim.pipeline.layout import scenario_sha256
 from petsim.pipeline.report import fmt, heading, seen, verdict
 from petsim.pipeline.scenario import load_scenario
 
-TINY = Path(__file__).parent / "data" / "tiny.toml"
 VOID = {"meta", "img", "br", "hr", "link", "input", "source", "wbr", "col"}
 
 
@@ -126,9 +125,8 @@ def test_new_figures_draw_pngs(tmp_path):
 # ---------------------------------------------------------------- the report of a tiny run
 
 @pytest.fixture(scope="module")
-def tiny_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report") / "run"
-    assert main(["run", str(TINY), "-o", str(out), "-q"]) == 0
+def tiny_report(tiny_report_run):
+    out = tiny_report_run
     index = out / "derivatives" / "petsim" / "report" / "index.html"
     return out, index.read_text(encoding="utf-8")
 
@@ -149,10 +147,16 @@ def test_report_opens_with_the_answer_for_each_released_region(tiny_report):
         assert region in head["text"]
         for model in ("logan_ref", "mrtm2"):
             row = [r for r in validation if r["region"] == region and r["model"] == model][0]
-            for key in ("true_percent_delta", "percent_delta", "percent_delta_noisefree_tacs"):
+            for key in ("true_percent_delta", "percent_delta", "percent_delta_noisefree_tacs",
+                        "percent_delta_ci_low", "percent_delta_ci_high"):
                 assert fmt(row[key], "pct") in head["text"], (region, model, key)
+            # the bootstrap interval of ΔBP_ND holds its estimate, and "detected" is its exclusion of 0
+            assert float(row["delta_BP_ND_ci_low"]) <= float(row["delta_BP_ND"]) <= float(row["delta_BP_ND_ci_high"])
+            detected = not float(row["delta_BP_ND_ci_low"]) <= 0.0 <= float(row["delta_BP_ND_ci_high"])
+            assert str(row["release_detected"]).lower() == str(detected).lower()
     assert "caudate_l" not in head["text"]  # no release there: not in the headline
-    assert "no confidence interval" in head["text"] and "petsim study" in head["text"]
+    assert "wild bootstrap" in head["text"] and "petsim study" in head["text"]
+    assert "excludes zero (detected) in" in head["text"]
     assert "single noise realisation" in head["text"] and "at least half the size" in head["text"]
     ids = [s["id"] for s in doc.sections]
     assert ids.index("figures") < ids.index("validation")  # the long table below the figures

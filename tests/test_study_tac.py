@@ -174,14 +174,14 @@ def test_cli_run_writes_tables_and_figures(tmp_path, capsys):
 def test_a_model_that_raises_is_a_non_converged_fit(tmp_path, monkeypatch):
     import petsim.modeling
 
-    real = petsim.modeling.fit_models
+    real = petsim.modeling.fit_windows
 
-    def fit_models(table, models, **kw):
+    def fit_windows(table, models, **kw):
         if "srtm" in models:
             raise RuntimeError("synthetic SRTM failure")
         return real(table, models=models, **kw)
 
-    monkeypatch.setattr(petsim.modeling, "fit_models", fit_models)
+    monkeypatch.setattr(petsim.modeling, "fit_windows", fit_windows)
     study = tac_study(n_replicates=1, n_subjects=2)
     run_study(study, tmp_path, workers=1, processes=False, progress=False)
     (rec,) = store.read_records(tmp_path)
@@ -315,3 +315,32 @@ def test_matched_control_runs_are_independent_of_workers_and_task_split(tmp_path
     for subj in one.values():  # the control scan has its own noise: its estimates differ from the release scan's
         by = {(r.get("scan", "release"), r["condition"]): r["bp_nd"] for r in subj["rows"]}
         assert len(by) == 4 and by[("release", "baseline")] != by[("matched_control", "baseline")]
+
+
+def test_bootstrap_intervals_and_attainable_values_in_the_summary(tmp_path):
+    """With [study] bootstrap the rows carry percentile intervals, the summary their coverage of the
+    truth and of the attainable value (the model on the noise-free TACs), and the finite fraction."""
+    step = {"protocol": {"input": "bolus"},
+            "releases": [{"regions": ["amygdala_l"], "onset_min": 50.0, "magnitude": 0.15}]}
+    study = tac_study(step, n_replicates=3, n_subjects=2, models=["mrtm2", "logan_ref"], design="two_windows",
+                      baseline_window_min=[20.0, 45.0], release_window_min=[50.0, 90.0], matched_control=True,
+                      bootstrap=40, variability={}, trait={})
+    run_study(study, tmp_path, workers=1, processes=False, progress=False)
+    rows = [r for rec in store.read_records(tmp_path) for s in rec["result"]["subjects"] for r in s["rows"]]
+    fitted = [r for r in rows if r["converged"]]
+    assert fitted and all(r["bp_nd_ci_low"] <= r["bp_nd"] <= r["bp_nd_ci_high"] for r in fitted)
+    assert all(r["attainable_bp_nd"] is not None for r in rows)
+    main_c1 = [r for r in fitted if r["condition"] == study.conditions[1] and "scan" not in r]
+    assert main_c1 and all(r["delta_ci_low"] < r["delta_ci_high"] for r in main_c1)
+    acc = {(a["region"], a["model"], a["quantity"]): a for a in summarise(tmp_path)["accuracy"]}
+    for model in ("mrtm2", "logan_ref"):
+        a = acc[("amygdala_l", model, "delta_BP_ND")]
+        assert a["finite_fraction"] == 1.0 and 0.0 <= a["ci_coverage_attainable"] <= 1.0
+        assert a["attainable_mean"] < 0 and a["truth_mean"] < 0  # the release lowers BP_ND, also noise-free
+        b = acc[("amygdala_l", model, f"BP_ND[{study.conditions[0]}]")]
+        assert np.isfinite(b["ci_coverage"]) and np.isfinite(b["bias_vs_attainable"])
+
+
+def test_bootstrap_key_is_checked():
+    with pytest.raises(ValueError, match="bootstrap"):
+        tac_study(bootstrap=-1)

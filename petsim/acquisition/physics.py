@@ -30,6 +30,9 @@ class ScanPhysics:
         FWHM of the scatter kernel across projection angles (degrees).
     randoms : bool
         Add randoms ``2 tau S_i S_j`` from singles.
+    randoms_correction : {"delayed", "exact"}
+        Randoms the reconstruction is given (with noise): the estimate from the delayed window by
+        fan sums, as a site has it, or the expected randoms (the oracle). Without noise both are exact.
     randoms_fraction_peak : float
         ``R / (T + S + R)`` in the frame with the highest trues rate, in [0, 1);
         sets the singles per coincidence. Later, lower-activity frames have a
@@ -73,6 +76,7 @@ class ScanPhysics:
     scatter_fwhm_mm: tuple = (100.0, 60.0)
     scatter_view_fwhm_deg: float = 40.0
     randoms: bool = True
+    randoms_correction: str = "delayed"
     randoms_fraction_peak: float = 0.35
     out_of_field_singles_fraction: float = 0.0
     normalisation: bool = True
@@ -90,6 +94,8 @@ class ScanPhysics:
         for name in ("attenuation", "scatter", "randoms", "normalisation", "dead_time", "noise"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"ScanPhysics.{name} must be True or False, got {getattr(self, name)!r}")
+        if self.randoms_correction not in ("delayed", "exact"):
+            raise ValueError(f"ScanPhysics.randoms_correction must be 'delayed' or 'exact', got {self.randoms_correction!r}")
         for name in ("scatter_fraction", "randoms_fraction_peak", "out_of_field_singles_fraction"):
             v = getattr(self, name)
             if not (np.isfinite(v) and 0.0 <= v < 1.0):

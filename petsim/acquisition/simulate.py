@@ -121,8 +121,11 @@ def iter_frames(model, basis_proj, frame_integrals, frames, rng=None, noise: boo
         if noise:
             prompts = poisson(expected, rng)
             delayed = poisson(randoms, rng) if phys.randoms else np.zeros_like(trues)
-            randoms_est, randoms_est_sino = (delayed_randoms_term(model.pairs, delayed) if phys.randoms
-                                             else (None, None))
+            if phys.randoms and phys.randoms_correction == "exact":  # the oracle; the delayed draw is still made
+                randoms_est, randoms_est_sino = expected_randoms, randoms
+            else:
+                randoms_est, randoms_est_sino = (delayed_randoms_term(model.pairs, delayed) if phys.randoms
+                                                 else (None, None))
             n_delayed = float(delayed.sum(dtype=np.float64))
             del delayed
         else:

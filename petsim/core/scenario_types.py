@@ -116,6 +116,7 @@ class Physics(_Section):
     sensitivity_cps_per_bq_ml: float | None
     dead_time_50pct_rate_cps: float | None
     randoms: bool
+    randoms_correction: str
     out_of_field_singles_fraction: float
     normalisation: bool
     crystal_efficiency_sd: float
@@ -179,6 +180,7 @@ class Analysis(_Section):
     t_star_min: float
     k2_ref_per_min: float | None
     weights: str
+    bootstrap: int
     windows: tuple  # of Window
     control: bool
     regions: tuple

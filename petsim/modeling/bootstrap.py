@@ -43,8 +43,9 @@ describe the TAC (Logan with t* before the plot is linear) the SE is
 conservative.
 
 What is not propagated: the noise of the reference TAC (held fixed, as in
-the fits), of the frames before t* (held at their measured values, though
-they enter the running integral), and of an estimated k2' (pass the one used).
+the fits) and of the frames before t* (held at their measured values, though
+they enter the running integral). An estimated k2' is, when its replicates are
+given (``k2_ref_replicates``; :func:`petsim.modeling.fit_windows` makes them).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ from ._frames import check_frames, check_reference, check_tac, integral_matrix
 from .models import get_model
 from .results import FitResult
 
-__all__ = ["BootstrapResult", "DeltaInterval", "bootstrap_bp", "delta_interval", "implied_tac"]
+__all__ = ["BootstrapResult", "DeltaInterval", "bootstrap_bp", "bootstrap_windows", "delta_interval", "implied_tac",
+           "replicate_interval"]
 
 
 def _rng(rng) -> np.random.Generator:
@@ -75,13 +77,26 @@ def _level(level) -> float:
     return level
 
 
-def _summary(values: np.ndarray, level: float):
-    ok = values[np.isfinite(values)]
-    if ok.size < 2:
+def _summary(values: np.ndarray, level: float, min_finite: int = 2):
+    """(SD, (low, high) percentile interval at ``level``) of the finite values; NaN with fewer than
+    ``min_finite`` of them."""
+    ok = np.asarray(values, dtype=float)
+    ok = ok[np.isfinite(ok)]
+    if ok.size < max(min_finite, 2):
         return float("nan"), (float("nan"), float("nan"))
     a = 100.0 * (1.0 - level) / 2.0
     lo, hi = np.percentile(ok, [a, 100.0 - a])
     return float(np.std(ok, ddof=1)), (float(lo), float(hi))
+
+
+def replicate_interval(values, level: float = 0.95) -> tuple:
+    """SE and percentile interval of bootstrap replicates (e.g. a ΔBP_ND formed from paired replicates).
+
+    Returns ``(se, low, high)``, NaN where fewer than 10 replicates are finite (too few for an
+    interval). Non-finite replicates (failed refits) are left out.
+    """
+    se, (lo, hi) = _summary(values, _level(level), min_finite=10)
+    return se, lo, hi
 
 
 @dataclass(frozen=True)
@@ -233,6 +248,43 @@ def bootstrap_bp(model, ct, cr, frame_start_min, frame_end_min, *, n_boot=200, r
     >>> b.n_finite, b.interval[0] < b.bp_nd < b.interval[1]
     (50, True)
     """
+    return bootstrap_windows(model, ct, cr, frame_start_min, frame_end_min, [fit_kwargs.pop("window_min", None)],
+                             n_boot=n_boot, rng=rng, weights=weights, level=level, strict=True, **fit_kwargs)[0]
+
+
+def bootstrap_windows(model, ct, cr, frame_start_min, frame_end_min, windows, *, n_boot=200, rng, weights=None,
+                      level=0.95, strict=False, k2_ref_replicates=None, **fit_kwargs) -> list:
+    """One joint wild bootstrap of a TAC's fits in several windows of the same scan.
+
+    Each window is fitted, and its residuals taken against the TAC its fit implies, as in
+    :func:`bootstrap_bp`. Replicate k then draws *one* Rademacher sign per frame for the whole
+    TAC: every window's frames are resampled around their own fit with the same signs vector, and
+    every window is refitted on that one resampled TAC. Replicate k of two windows therefore
+    come from the same data, as the two windows of a real scan do (they share the reference TAC,
+    and a later window's running integrals contain the earlier frames), so that
+    :func:`delta_interval` of two windows' results gives an interval of ΔBP_ND that carries that
+    dependence instead of assuming the windows independent.
+
+    Parameters
+    ----------
+    windows : sequence of (float, float) or None
+        Fit windows (min); ``None`` for a model's whole-scan fit. No frame may be fitted in two
+        windows.
+    strict : bool
+        Raise a ``ValueError`` when a window's fit to the measured TAC fails; otherwise that
+        window's entry is None and its frames keep their measured values.
+    k2_ref_replicates : array_like, shape (n_boot,), optional
+        The k2' (1/min) of each replicate when k2' was estimated from the same scan
+        (:func:`petsim.modeling.fitting.k2_ref_replicates`): replicate k is refitted with its own
+        k2', so that the estimate's noise enters the interval. ``k2_ref`` (in ``fit_kwargs``)
+        is then the estimate from the measured TACs, used for the fits to them.
+    n_boot, rng, weights, level, **fit_kwargs :
+        As for :func:`bootstrap_bp` (``t_star_min``, ``k2_ref``).
+
+    Returns
+    -------
+    list of BootstrapResult or None, one per window, whose ``replicates`` pair by index.
+    """
     m = get_model(model)
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
         raise ValueError(f"n_boot must be an integer >= 2 (the number of bootstrap replicates), got {n_boot!r}")
@@ -240,49 +292,84 @@ def bootstrap_bp(model, ct, cr, frame_start_min, frame_end_min, *, n_boot=200, r
     gen = _rng(rng)
     start, end = check_frames(frame_start_min, frame_end_min)
     ct = check_tac(ct, start.size, "target TAC")
-    fit = m.fit(ct, cr, start, end, weights=weights, **fit_kwargs)
+    windows = list(windows)
+    if not windows:
+        raise ValueError("windows is empty: give at least one fit window (min), or [None] for the whole scan")
+    centre, resid = ct.copy(), np.zeros(ct.size)  # frames no window fits keep their measured values
+    fits, masks, claimed = [], [], np.zeros(ct.size, bool)
+    for window in windows:
+        fit, use = _fit_for_bootstrap(m, ct, cr, start, end, weights, window, fit_kwargs)
+        if fit is None:
+            if strict:
+                raise ValueError(use)
+            fits.append(None)
+            masks.append(None)
+            continue
+        if np.any(claimed & use):
+            raise ValueError(f"the fit windows {windows} share frames; a joint bootstrap needs disjoint windows")
+        claimed |= use
+        try:
+            implied = implied_tac(fit, ct, cr, start, end, use)
+        except np.linalg.LinAlgError:
+            implied = np.asarray(fit.fitted, dtype=float)
+        n_used = int(use.sum())
+        # Residuals are smaller than the errors by the fitted parameters' share; rescale them by
+        # sqrt(n / (n - p)) (the HC1 form of Davidson & Flachaire 2008).
+        dof_scale = np.sqrt(n_used / (n_used - m.n_params)) if n_used > m.n_params else 1.0
+        centre[use] = implied[use]
+        resid[use] = (ct[use] - implied[use]) * dof_scale
+        fits.append(fit)
+        masks.append(use)
+    signs = 2.0 * gen.integers(0, 2, size=(int(n_boot), ct.size)) - 1.0
+    resampled = centre + resid * signs
+    refit_kwargs = dict(fit_kwargs)
+    if k2_ref_replicates is not None:
+        k2_reps = np.asarray(k2_ref_replicates, dtype=float)
+        if k2_reps.shape != (int(n_boot),):
+            raise ValueError(f"k2_ref_replicates must hold one k2' per replicate ({n_boot}), got shape {k2_reps.shape}")
+        refit_kwargs["k2_ref"] = k2_reps
+    out = []
+    for window, fit in zip(windows, fits):
+        if fit is None:
+            out.append(None)
+            continue
+        if k2_ref_replicates is not None and not np.all(np.isfinite(k2_reps)):
+            # a replicate whose k2' could not be estimated has no refit: fit the finite ones only
+            reps = np.full(int(n_boot), np.nan)
+            ok = np.isfinite(k2_reps)
+            if ok.any():
+                reps[ok] = m.bp_many(resampled[ok], cr, start, end, weights=weights, window_min=window,
+                                     **{**refit_kwargs, "k2_ref": k2_reps[ok]})
+        else:
+            reps = m.bp_many(resampled, cr, start, end, weights=weights, window_min=window, **refit_kwargs)
+        se, interval = _summary(reps, level)
+        out.append(BootstrapResult(m.name, float(fit.bp_nd), se, interval, level, int(n_boot),
+                                   int(np.isfinite(reps).sum()), reps, fit))
+    return out
+
+
+def _fit_for_bootstrap(m, ct, cr, start, end, weights, window, fit_kwargs):
+    """(fit, fitted-frames mask) of the measured TAC, or (None, why) when there is nothing to resample around."""
+    fit = m.fit(ct, cr, start, end, weights=weights, window_min=window, **fit_kwargs)
     if not np.isfinite(fit.bp_nd) or not fit.converged or fit.fitted is None:
-        raise ValueError(f"the {m.name} fit to the measured TAC failed ({fit.message or 'BP_ND not finite'}); "
-                         "there is nothing to bootstrap around")
-    use = m.used_frames(start, end, t_star_min=fit_kwargs.get("t_star_min"), window_min=fit_kwargs.get("window_min"))
+        return None, (f"the {m.name} fit to the measured TAC failed ({fit.message or 'BP_ND not finite'}); "
+                      "there is nothing to bootstrap around")
+    use = m.used_frames(start, end, t_star_min=fit_kwargs.get("t_star_min"), window_min=window)
     use &= np.isfinite(np.asarray(fit.fitted, dtype=float))
     if not use.any():
-        raise ValueError(f"the {m.name} fit has no fitted frames to take residuals from")
-    try:
-        fitted = implied_tac(fit, ct, cr, start, end, use)
-    except np.linalg.LinAlgError:
-        fitted = np.asarray(fit.fitted, dtype=float)
-    n_used = int(use.sum())
-    # Residuals are smaller than the errors by the fitted parameters' share; rescale them by
-    # sqrt(n / (n - p)) (the HC1 form of Davidson & Flachaire 2008).
-    dof_scale = np.sqrt(n_used / (n_used - m.n_params)) if n_used > m.n_params else 1.0
-    resid = (ct[use] - fitted[use]) * dof_scale
-    signs = 2.0 * gen.integers(0, 2, size=(int(n_boot), n_used)) - 1.0
-    reps = np.full(int(n_boot), np.nan)
-    for k in range(int(n_boot)):
-        ct_k = ct.copy()
-        ct_k[use] = fitted[use] + resid * signs[k]
-        try:
-            f = m.fit(ct_k, cr, start, end, weights=weights, **fit_kwargs)
-        except (ValueError, np.linalg.LinAlgError, FloatingPointError):
-            continue
-        if f.converged and np.isfinite(f.bp_nd):
-            reps[k] = f.bp_nd
-    se, interval = _summary(reps, level)
-    return BootstrapResult(m.name, float(fit.bp_nd), se, interval, level, int(n_boot), int(np.isfinite(reps).sum()),
-                           reps, fit)
+        return None, f"the {m.name} fit has no fitted frames to take residuals from"
+    return fit, use
 
 
 def delta_interval(boot_a: BootstrapResult, boot_b: BootstrapResult, *, level=0.95) -> DeltaInterval:
     """SE and percentile interval of ΔBP_ND = BP_ND(b) - BP_ND(a) from two independent bootstraps.
 
     Replicate k of ``boot_a`` is paired with replicate k of ``boot_b`` (pairs in which either was
-    dropped are left out). This is right when the two fits' errors are independent: two scans
-    (baseline and challenge, test and retest), or two regions of different scans. It is *not*
-    right for two windows (or two regions) of one scan fitted separately: a window's fit depends
-    on the frames before it (the running integrals from injection) and both share the one
-    reference TAC, so their errors may correlate and the paired-independent SE is then only
-    approximate.
+    dropped are left out). Two separate bootstraps (:func:`bootstrap_bp`) pair rightly when the
+    two fits' errors are independent: two scans (baseline and challenge, test and retest). Two
+    windows of one scan share the reference TAC and the running integrals from injection; give
+    them to :func:`bootstrap_windows`, whose replicates of the windows come from the same
+    resampled TAC, so that the pairing carries their dependence.
 
     Parameters
     ----------

@@ -147,6 +147,74 @@ def fit_logan_ref(frame_start_min, frame_end_min, ct, cr, t_star_min=None, k2_re
                      True, "", fitted)
 
 
+# ---------------------------------------------------------------- many TACs at once (the bootstrap's refits)
+
+def _wls_many(X: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """Weighted least squares of many problems at once: ``X`` (n, m, p), ``y`` (n, m), weights ``w`` (m,).
+
+    The same solution as :func:`petsim.modeling._common.wls` per problem, by the normal equations of
+    unit-norm columns (their conditioning is then that of the correlations between the regressors).
+    Returns (coef (n, p), ok (n,)); ``ok`` is False (and coef NaN) where the design is singular.
+    """
+    sw = np.sqrt(w)
+    a = X * sw[None, :, None]
+    b = y * sw[None, :]
+    norm = np.linalg.norm(a, axis=1)  # (n, p)
+    ok = np.all(norm > 0, axis=1) & np.all(np.isfinite(a), axis=(1, 2)) & np.all(np.isfinite(b), axis=1)
+    a = a / np.where(norm > 0, norm, 1.0)[:, None, :]
+    gram = np.einsum("nmp,nmq->npq", a, a)
+    rhs = np.einsum("nmp,nm->np", a, b)
+    eye = np.eye(gram.shape[-1])
+    gram = np.where(np.isfinite(gram), gram, 0.0)
+    ok &= np.linalg.cond(np.where(ok[:, None, None], gram, eye)) < 1e12
+    gram[~ok] = eye
+    rhs[~ok] = 0.0
+    coef = np.linalg.solve(gram, rhs[..., None])[..., 0] / np.where(norm > 0, norm, 1.0)
+    coef[~ok] = np.nan
+    return coef, ok
+
+
+def mrtm_many(start, end, tacs, cr, w, use) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fit_mrtm` of many TACs (n, frames) on the frames ``use``: (BP_ND, k2' = k2/R1, converged)."""
+    int_r = integral_to_mid(start, end, cr)
+    int_t = integral_to_mid(start, end, tacs)
+    X = np.stack([np.broadcast_to(int_r, tacs.shape), np.broadcast_to(cr, tacs.shape), -int_t], axis=-1)
+    coef, ok = _wls_many(X[:, use], tacs[:, use], w[use])
+    k2, r1, k2a = coef.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bp = k2 / k2a - 1.0
+        k2_ref = k2 / r1
+    good = ok & (k2a > 0) & (k2 > 0) & (r1 != 0)
+    return np.where(good, bp, np.nan), np.where(good, k2_ref, np.nan), good
+
+
+def mrtm2_bp_many(start, end, tacs, cr, k2_ref, w, use) -> np.ndarray:
+    """BP_ND of :func:`fit_mrtm2` for many TACs (n, frames), ``k2_ref`` one value or one per TAC; NaN where
+    ``fit_mrtm2`` would not converge (singular, k2 or k2a <= 0, R1 outside its range)."""
+    k2_ref = np.broadcast_to(np.asarray(k2_ref, dtype=float), (tacs.shape[0],))
+    int_r = integral_to_mid(start, end, cr)
+    int_t = integral_to_mid(start, end, tacs)
+    X = np.stack([int_r[None, :] + cr[None, :] / k2_ref[:, None], -int_t], axis=-1)
+    coef, ok = _wls_many(X[:, use], tacs[:, use], w[use])
+    k2, k2a = coef.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bp = k2 / k2a - 1.0
+        r1 = k2 / k2_ref
+    good = ok & (k2a > 0) & (k2 > 0) & (r1 >= R1_RANGE[0]) & (r1 <= R1_RANGE[1])
+    return np.where(good, bp, np.nan)
+
+
+def logan_bp_many(start, end, tacs, cr, k2_ref, w, use) -> np.ndarray:
+    """BP_ND of :func:`fit_logan_ref` for many TACs (n, frames); NaN where C_T <= 0 in a fitted frame or the
+    plot is singular."""
+    x, y = logan_axes(start, end, tacs, cr, k2_ref)
+    positive = np.all(tacs[:, use] > 0, axis=1)
+    X = np.stack([x, np.ones_like(x)], axis=-1)
+    coef, ok = _wls_many(np.where(positive[:, None, None], X, 1.0)[:, use],
+                         np.where(positive[:, None], y, 0.0)[:, use], w[use])
+    return np.where(ok & positive, coef[:, 0] - 1.0, np.nan)
+
+
 def fit_tissue_ratio(frame_start_min, frame_end_min, ct, cr, window_min, weights=None) -> FitResult:
     """Equilibrium BP_ND = (duration-weighted mean C_T) / (mean C_R) - 1 over a window (min).
 

@@ -30,11 +30,12 @@ import types
 import numpy as np
 
 from ._frames import MIN_FRAMES, check_frames, fit_frames
-from .linear import fit_logan_ref, fit_mrtm, fit_mrtm2, fit_tissue_ratio
+from ._common import prepare
+from .linear import fit_logan_ref, fit_mrtm, fit_mrtm2, fit_tissue_ratio, logan_bp_many, mrtm2_bp_many
 from .lpntpet import N_PARAMS_LPNTPET, fit_lpntpet
 from .parametric import bfsrtm_map, logan_ref_map, mrtm2_map
 from .results import FitResult
-from .srtm import fit_srtm, fit_srtm2
+from .srtm import fit_srtm, fit_srtm2, srtm2_bp_many, srtm_bp_many
 
 __all__ = ["Model", "MapMethod", "MODELS", "MAPS", "get_model", "get_map"]
 
@@ -106,6 +107,27 @@ class Model:
     def _fit(self, start, end, ct, cr, weights, t_star_min, k2_ref, window_min) -> FitResult:  # pragma: no cover
         raise NotImplementedError
 
+    def bp_many(self, tacs, cr, frame_start_min, frame_end_min, *, weights=None, t_star_min=None, k2_ref=None,
+                window_min=None) -> np.ndarray:
+        """BP_ND of :meth:`fit` for each row of ``tacs`` (n_tacs, n_frames), NaN where a fit fails.
+
+        ``k2_ref`` may be one value or one per TAC (the bootstrap's replicates of an estimated k2').
+        A fit fails when it raises a ``ValueError`` (e.g. a Logan plot with C_T <= 0), does not
+        converge or gives a non-finite BP_ND. The bootstrap refits through this; a model with a
+        faster way to fit many TACs against one reference overrides it.
+        """
+        out = np.full(len(tacs), np.nan)
+        per_tac = k2_ref is not None and np.ndim(k2_ref) > 0
+        for k, ct in enumerate(tacs):
+            try:
+                f = self.fit(ct, cr, frame_start_min, frame_end_min, weights=weights, t_star_min=t_star_min,
+                             k2_ref=float(k2_ref[k]) if per_tac else k2_ref, window_min=window_min)
+            except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+                continue
+            if f.converged and np.isfinite(f.bp_nd):
+                out[k] = f.bp_nd
+        return out
+
     def used_frames(self, frame_start_min, frame_end_min, *, t_star_min=None, window_min=None) -> np.ndarray:
         """Boolean mask of the frames :meth:`fit` fits, for the same ``t_star_min`` and ``window_min``.
 
@@ -125,6 +147,11 @@ class SRTM(Model):
     def _fit(self, start, end, ct, cr, weights, t_star_min, k2_ref, window_min):
         return fit_srtm(start, end, ct, cr, weights=weights, window_min=window_min)
 
+    def bp_many(self, tacs, cr, frame_start_min, frame_end_min, *, weights=None, t_star_min=None, k2_ref=None,
+                window_min=None) -> np.ndarray:
+        """All TACs at once by variable projection (:func:`petsim.modeling.srtm.srtm_bp_many`)."""
+        return srtm_bp_many(frame_start_min, frame_end_min, tacs, cr, weights=weights, window_min=window_min)
+
 
 class SRTM2(Model):
     name, title, n_params, min_frames = "srtm2", "SRTM with k2' fixed (Wu & Carson 2002)", 2, MIN_FRAMES["srtm2"]
@@ -132,6 +159,13 @@ class SRTM2(Model):
 
     def _fit(self, start, end, ct, cr, weights, t_star_min, k2_ref, window_min):
         return fit_srtm2(start, end, ct, cr, k2_ref, weights=weights, window_min=window_min)
+
+    def bp_many(self, tacs, cr, frame_start_min, frame_end_min, *, weights=None, t_star_min=None, k2_ref=None,
+                window_min=None) -> np.ndarray:
+        """All TACs at once by variable projection (:func:`petsim.modeling.srtm.srtm2_bp_many`)."""
+        if k2_ref is None:
+            raise ValueError("srtm2 needs k2_ref (1/min), the reference efflux")
+        return srtm2_bp_many(frame_start_min, frame_end_min, tacs, cr, k2_ref, weights=weights, window_min=window_min)
 
 
 class MRTM(Model):
@@ -149,6 +183,15 @@ class MRTM2(Model):
     def _fit(self, start, end, ct, cr, weights, t_star_min, k2_ref, window_min):
         return fit_mrtm2(start, end, ct, cr, k2_ref, weights=weights, t_star_min=t_star_min, window_min=window_min)
 
+    def bp_many(self, tacs, cr, frame_start_min, frame_end_min, *, weights=None, t_star_min=None, k2_ref=None,
+                window_min=None) -> np.ndarray:
+        """All TACs at once (one batched weighted least squares; :func:`petsim.modeling.linear.mrtm2_bp_many`)."""
+        start, end, tacs, cr, w, use = _many(self, tacs, cr, frame_start_min, frame_end_min, weights, t_star_min,
+                                             window_min)
+        if k2_ref is None or not np.all(np.isfinite(k2_ref) & (np.asarray(k2_ref) > 0)):
+            raise ValueError(f"mrtm2 needs positive k2_ref (1/min), got {k2_ref!r}")
+        return mrtm2_bp_many(start, end, tacs, cr, k2_ref, w, use)
+
 
 class LoganRef(Model):
     name, title, n_params, min_frames = "logan_ref", "Logan reference-tissue graphical analysis (Logan et al. 1996)", 2, MIN_FRAMES["logan_ref"]
@@ -157,6 +200,15 @@ class LoganRef(Model):
     def _fit(self, start, end, ct, cr, weights, t_star_min, k2_ref, window_min):
         return fit_logan_ref(start, end, ct, cr, t_star_min=t_star_min, k2_ref=k2_ref, window_min=window_min,
                              weights=weights)
+
+    def bp_many(self, tacs, cr, frame_start_min, frame_end_min, *, weights=None, t_star_min=None, k2_ref=None,
+                window_min=None) -> np.ndarray:
+        """All TACs at once (one batched weighted least squares; :func:`petsim.modeling.linear.logan_bp_many`)."""
+        if t_star_min is None:
+            raise ValueError("logan_ref needs t_star_min (min): the start of the linear part of the Logan plot")
+        start, end, tacs, cr, w, use = _many(self, tacs, cr, frame_start_min, frame_end_min, weights, t_star_min,
+                                             window_min)
+        return logan_bp_many(start, end, tacs, cr, k2_ref, w, use)
 
 
 class TissueRatio(Model):
@@ -186,6 +238,16 @@ class LpNtPET(Model):
 
     def _fit(self, start, end, ct, cr, weights, t_star_min, k2_ref, window_min):
         return fit_lpntpet(start, end, ct, cr, weights=weights)
+
+
+def _many(model, tacs, cr, frame_start_min, frame_end_min, weights, t_star_min, window_min):
+    """Checked inputs of a batched ``bp_many``: (start, end, tacs (n, frames), cr, w, fitted frames)."""
+    tacs = np.atleast_2d(np.asarray(tacs, dtype=float))
+    start, end, _, cr, w = prepare(frame_start_min, frame_end_min, tacs[0], cr, weights)
+    if tacs.shape[1] != start.size or not np.all(np.isfinite(tacs)):
+        raise ValueError(f"tacs must be finite, one row of {start.size} frames per TAC, got shape {tacs.shape}")
+    use = fit_frames(start, end, float(t_star_min or 0.0), window_min, min_frames=model.min_frames, model=model.name)
+    return start, end, tacs, cr, w, use
 
 
 def _registry(*objects):

@@ -32,6 +32,10 @@ class FitResult:
         The model's TAC at every frame (Bq/mL), NaN outside the fitted frames
         for graphical methods.
     region : str
+    replicates : ndarray or None
+        BP_ND of each bootstrap replicate when the fit was bootstrapped (NaN where a refit
+        failed); the fits of several windows of one scan from :func:`fit_windows` share their
+        resampled TACs, so replicate k of two windows pair.
     """
 
     model: str
@@ -42,6 +46,7 @@ class FitResult:
     message: str = ""
     fitted: np.ndarray | None = None
     region: str = ""
+    replicates: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def with_region(self, region: str) -> "FitResult":
         return replace(self, region=region)

@@ -3,7 +3,8 @@
 ΔBP_ND is judged against the matched no-release control: within one
 bolus-plus-infusion scan an early and a late window differ by a few percent
 even without release, so the estimated change is
-``ΔBP(release scan) - ΔBP(control scan)``.
+``ΔBP(release scan) - ΔBP(control scan)``. Its interval comes from the wild
+bootstrap of each scan, its windows resampled together.
 """
 
 from __future__ import annotations
@@ -11,25 +12,25 @@ from __future__ import annotations
 import math
 
 
-def fit_scan(tac_table, scenario, regions, skip_models=()):
-    """Fit every model of the scenario (but ``skip_models``) to every region, once per analysis window."""
-    from petsim.modeling import fit_models
+def fit_scan(tac_table, scenario, regions, skip_models=(), bootstrap: int = 0, seed=0):
+    """Fit every model of the scenario (but ``skip_models``) to every region in every analysis window.
+
+    k2' is estimated once for the scan, and with ``bootstrap`` replicates each region's TAC is
+    resampled once for all windows (:func:`petsim.modeling.fit_windows`), so that the replicates
+    of two windows pair for ΔBP_ND. Returns a list of (window name, FitResult).
+    """
+    from petsim.modeling import fit_windows
 
     an = scenario.analysis
     models = tuple(m for m in an.models if m not in skip_models)
     if not models:
         return []
     regions = [r for r in regions if r in tac_table.regions]  # regions without a VOI have no TAC
-    results = []
     ref = an.reference if isinstance(an.reference, str) else list(an.reference)
-    for w in an.windows:
-        fits = fit_models(
-            tac_table, ref=ref, models=models, regions=regions, t_star_min=an.t_star_min,
-            window_min=(w.start_min, w.end_min), k2_ref=an.k2_ref_per_min, weights=an.weights,
-        )
-        for fit in fits:
-            results.append((w.name, fit))
-    return results
+    per_window = fit_windows(tac_table, ref, [(w.start_min, w.end_min) for w in an.windows], models=models,
+                             regions=regions, t_star_min=an.t_star_min, k2_ref=an.k2_ref_per_min, weights=an.weights,
+                             bootstrap=bootstrap, seed=seed)
+    return [(w.name, fit) for w, fits in zip(an.windows, per_window) for fit in fits]
 
 
 def estimate_rows(scan: str, results) -> list[dict]:
@@ -75,11 +76,16 @@ def _f(v):
     return v if math.isfinite(v) else None
 
 
-def compare_with_truth(estimates: list[dict], truth_rows: list[dict], windows) -> list[dict]:
+def compare_with_truth(estimates: list[dict], truth_rows: list[dict], windows, replicates=None,
+                       level: float = 0.95) -> list[dict]:
     """One row per region and model: true and estimated BP_ND per window, bias, and ΔBP recovery.
 
     ``windows`` are the scenario's (``scenario.analysis.windows``): the first is the baseline and the
-    last the task window.
+    last the task window. ``replicates`` maps (region, model, scan, window) to the bootstrap
+    replicates of that fit (:func:`fit_scan` with ``bootstrap``); with them each row gains the
+    percentile intervals (at ``level``) of BP_ND, of the corrected ΔBP_ND and of its percentage, from
+    the paired replicates (the windows of one scan share their resampled TACs; the release and the
+    control scan are independent), and ``release_detected``: the interval of ΔBP_ND excludes 0.
     """
     base_w, task_w = windows[0].name, windows[-1].name
     truth = {(r["region"], r["window"]): r for r in truth_rows}
@@ -116,8 +122,39 @@ def compare_with_truth(estimates: list[dict], truth_rows: list[dict], windows) -
             d = (et - eb) - (ct - cb)
             row["delta_BP_ND"] = d
             row["percent_delta"] = 100.0 * d / cb if cb else None
+        if replicates:
+            row.update(_intervals(replicates, region, model, base_w, task_w, level))
         rows.append(row)
     return rows
+
+
+def _intervals(replicates: dict, region, model, base_w, task_w, level) -> dict:
+    """Bootstrap SE and percentile intervals of BP_ND (release scan, baseline), corrected ΔBP_ND and %ΔBP_ND."""
+    import numpy as np
+
+    from petsim.modeling.bootstrap import replicate_interval
+
+    def reps(scan, window):
+        r = replicates.get((region, model, scan, window))
+        return None if r is None else np.asarray(r, dtype=float)
+
+    def summary(name, values):
+        se, lo, hi = (math.nan,) * 3 if values is None else replicate_interval(values, level)
+        if not math.isfinite(lo):
+            return {}
+        return {f"{name}_se": se, f"{name}_ci_low": lo, f"{name}_ci_high": hi}
+
+    eb, et, cb, ct = reps("release", base_w), reps("release", task_w), reps("control", base_w), reps("control", task_w)
+    out = summary("BP_ND", eb)
+    if all(v is not None for v in (eb, et, cb, ct)):
+        delta = (et - eb) - (ct - cb)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            percent = 100.0 * delta / cb
+        out.update(summary("delta_BP_ND", delta))
+        out.update(summary("percent_delta", percent))
+        if "delta_BP_ND_ci_low" in out:
+            out["release_detected"] = not (out["delta_BP_ND_ci_low"] <= 0.0 <= out["delta_BP_ND_ci_high"])
+    return out
 
 
 def percent_of(value, reference):

@@ -22,19 +22,19 @@ def register(sub) -> None:
 
     p = sub.add_parser("reconstruct", help="reconstruct the simulated scans in DIR",
                        description="Reconstruct the scans simulated in DIR as the scenario says (4D NIfTI + BIDS sidecar, TACs).")
-    p.add_argument("dir")
+    p.add_argument("dir", help="a petsim run folder (its simulate stage complete)")
     _add_force(p)
     p.set_defaults(func=_reconstruct)
 
     p = sub.add_parser("report", help="write the validation report of DIR (HTML + PNG)")
-    p.add_argument("dir")
+    p.add_argument("dir", help="a petsim run folder (its fit stage complete)")
     _add_force(p)
     p.set_defaults(func=_report)
 
     p = sub.add_parser("run", help="simulate, reconstruct, fit and report a scenario",
                        description="Run the whole chain on SCENARIO into DIR; stages that already ran are reused.")
-    p.add_argument("scenario")
-    p.add_argument("-o", "--out", required=True)
+    p.add_argument("scenario", help="scenario TOML file, or the name of a shipped scenario")
+    p.add_argument("-o", "--out", required=True, help="output directory (a BIDS dataset)")
     _add_force(p)
     p.set_defaults(func=_run)
 
@@ -46,12 +46,12 @@ def register(sub) -> None:
 
     p = sub.add_parser("score", help="score BP_ND estimates of any tool against a simulation's truth",
                        description="Score a table of BP_ND estimates (TSV or CSV, a region and a BP_ND column) against the truth in DIR.")
-    p.add_argument("estimates")
-    p.add_argument("dir")
-    p.add_argument("--region-column", default="region")
-    p.add_argument("--bp-column", default="BP_ND")
-    p.add_argument("--model-column", default="model")
-    p.add_argument("--window-column", default="window")
+    p.add_argument("estimates", help="a TSV or CSV of BP_ND estimates from any tool")
+    p.add_argument("dir", help="the petsim run folder whose truth scores them")
+    p.add_argument("--region-column", default="region", help="column with the region names (default: region)")
+    p.add_argument("--bp-column", default="BP_ND", help="column with the BP_ND estimates (default: BP_ND)")
+    p.add_argument("--model-column", default="model", help="column naming the model, if any (default: model)")
+    p.add_argument("--window-column", default="window", help="column naming the scenario window, if any (default: window)")
     p.add_argument("--window", default=None, help="the scenario window the estimates belong to (default: the first)")
     p.set_defaults(func=_score)
 
@@ -75,6 +75,18 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", default=None, help="output folder (default: DIR/derivatives/petsim/sub-XX/stir)")
     p.add_argument("-q", "--quiet", action="store_true", help="print less")
     p.set_defaults(func=_export_stir)
+
+    p = sub.add_parser("budget", help="split a run's error into what each estimated correction costs",
+                       description="Rerun the scenario of DIR in memory with every correction exact (the oracle), with "
+                                   "each estimated correction alone, and as the scenario has them, from the same noise "
+                                   "seed; write the bias of BP_ND and the error of ΔBP_ND of each to "
+                                   "derivatives/petsim/sub-XX/sub-XX_desc-budget_bp.tsv and add them to the report "
+                                   "(docs/acquisition.md). Takes a few times as long as the run's simulate and "
+                                   "reconstruct stages.")
+    p.add_argument("dir", help="a petsim run folder (its fit stage complete)")
+    p.add_argument("--seed", type=int, default=None, help="noise seed (default: the scenario's, which reproduces the run)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print less")
+    p.set_defaults(func=_budget)
 
     p = sub.add_parser("scenario", help="list the scenario keys with their defaults, or the shipped scenarios")
     p.add_argument("--list", action="store_true", help="list the shipped scenarios")
@@ -150,6 +162,12 @@ def _export_stir(args):
     from petsim.pipeline.stir_export import export_stir
 
     export_stir(args.dir, scan=args.scan, frames=args.frames, out_dir=args.out, quiet=args.quiet)
+
+
+def _budget(args):
+    from petsim.pipeline.run import budget_stage
+
+    budget_stage(args.dir, seed=args.seed, quiet=args.quiet)
 
 
 def _scenario(args):

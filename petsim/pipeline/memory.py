@@ -105,5 +105,6 @@ def run_in_memory(scenario, seed: int, overrides: dict | None = None) -> dict:
         tacs = extract_tacs(img, vois, {i: n for i, n in names_by_id.items() if i in present})
         starts = np.array([f.frame_start_min for f in scan_frames])
         ends = starts + np.array([f.frame_duration_min for f in scan_frames])
-        estimates += estimate_rows(scan, fit_scan(TacTable(starts, ends, tacs), sc, regions))
+        estimates += estimate_rows(scan, fit_scan(TacTable(starts, ends, tacs), sc, regions,
+                                                  bootstrap=sc.analysis.bootstrap, seed=[int(seed), 4]))
     return {"truth": truth.rows, "estimates": estimates}

@@ -199,16 +199,29 @@ def headline_rows(lay: RunLayout, scenario) -> list[dict]:
             true = v.get("true_percent_delta", true_of.get(region))
             est, note = estimated_delta(v, control)
             attainable = v.get("percent_delta_noisefree_tacs")
+            detected = v.get("release_detected")
             rows.append({"region": region, "model": model, "true": true, "estimate": est, "attainable": attainable,
+                         "ci": (v.get("percent_delta_ci_low"), v.get("percent_delta_ci_high")) if not note else
+                         (None, None),
+                         "detected": None if note or detected is None else str(detected).lower() == "true",
                          "seen": seen(true, est),
                          "verdict": ("Not analysed (not among the fitted regions)." if not v else
                                      verdict(true, est, attainable) + note)})
     return rows
 
 
-_NO_CI = ("<p class='note'><b>Uncertainty:</b> no confidence interval is given: this is one noise realisation, and "
-          "petsim does not compute intervals for it yet (bootstrap intervals are planned). For detection power and "
-          "false-positive rate over many realisations, run <code>petsim study</code>.</p>")
+def uncertainty_note(scenario) -> str:
+    """How the intervals were made (or that there are none)."""
+    n_boot = scenario.analysis.bootstrap
+    study = ("For detection power and false-positive rate over many realisations, run <code>petsim study</code>.")
+    if not n_boot:
+        return ("<p class='note'><b>Uncertainty:</b> no interval was computed (<code>analysis.bootstrap = 0</code>); "
+                f"this is one noise realisation. {study}</p>")
+    return ("<p class='note'><b>Uncertainty:</b> 95% intervals are percentile intervals of a wild bootstrap of "
+            f"each scan's reconstructed TACs ({n_boot} replicates; the two windows of a scan are resampled "
+            "together, the release and the control scan independently; docs/modeling.md). They hold the noise of "
+            "this realisation's TACs; the interval covers the attainable value, not the truth when the model is "
+            "biased. \"Detected\" means the interval of ΔBP_ND excludes 0. " + study + "</p>")
 
 
 def _release_text(scenario) -> str:
@@ -245,29 +258,77 @@ def headline_section(lay: RunLayout, scenario) -> list[str]:
         return ["<section id='headline'><h2>Is there a false release?</h2>",
                 "<p>This scenario has no release: any estimated ΔBP_ND away from zero is a false change (noise, "
                 "model bias or a drift between the windows). "
-                f"{compare} The largest estimated changes:</p>", table_html(rows[:5], cols), _NO_CI, "</section>"]
+                f"{compare} The largest estimated changes:</p>", table_html(rows[:5], cols),
+                uncertainty_note(scenario), "</section>"]
     rows = headline_rows(lay, scenario)
     judged = [r for r in rows if r["seen"] is not None]
     n_seen = sum(bool(r["seen"]) for r in judged)
+    tested = [r for r in judged if r["detected"] is not None]
+    n_detected = sum(r["detected"] for r in tested)
     trues = sorted({round(r["true"], 1) for r in rows if r["true"] is not None})
     true_text = " and ".join(f"{fmt(t, 'pct')} %" for t in trues) or "n/a"
+    detected_text = (f" Its 95% interval excludes zero (detected) in {n_detected} of {len(tested)}." if tested else "")
     summary = (f"<p><b>In this single noise realisation the release is seen in {n_seen} of {len(judged)} "
-               f"region-and-model pairs</b> (true ΔBP_ND {true_text}). \"Seen\" means {CRITERION}; it is a "
-               f"statement about one realisation, not a detection test. {compare}</p>")
+               f"region-and-model pairs</b> (true ΔBP_ND {true_text}).{detected_text} \"Seen\" means {CRITERION}; "
+               f"it is a statement about one realisation. {compare}</p>")
     cells = []
     for r in rows:
         mark = "t" if r["seen"] is None else ("t seen" if r["seen"] else "t unseen")
+        lo, hi = r["ci"]
+        interval = f"{fmt(lo, 'pct')} to {fmt(hi, 'pct')}" if lo is not None and hi is not None else "n/a"
+        detected = "n/a" if r["detected"] is None else ("yes" if r["detected"] else "no")
         cells.append(f"<tr><td class='t'>{html.escape(r['region'])}</td><td class='t'>{html.escape(r['model'])}</td>"
-                     f"<td>{fmt(r['true'], 'pct')}</td><td>{fmt(r['estimate'], 'pct')}</td>"
-                     f"<td>{fmt(r['attainable'], 'pct')}</td><td class='{mark}'>{html.escape(r['verdict'])}</td></tr>")
+                     f"<td>{fmt(r['true'], 'pct')}</td><td>{fmt(r['estimate'], 'pct')}</td><td>{interval}</td>"
+                     f"<td>{detected}</td><td>{fmt(r['attainable'], 'pct')}</td>"
+                     f"<td class='{mark}'>{html.escape(r['verdict'])}</td></tr>")
     head = ("<tr><th class='t'>region</th><th class='t'>model</th><th>true ΔBP_ND (%)</th>"
-            "<th>estimated ΔBP_ND (%)</th><th>attainable: noise-free TACs (%)</th><th class='t'>verdict</th></tr>")
+            "<th>estimated ΔBP_ND (%)</th><th>95% interval (%)</th><th>detected</th>"
+            "<th>attainable: noise-free TACs (%)</th><th class='t'>verdict</th></tr>")
     return ["<section id='headline'><h2>Can the release be seen?</h2>",
             f"<p>Release: {_release_text(scenario)}.</p>", summary,
             f"<div class='wide'><table id='headline-table'><thead>{head}</thead><tbody>{''.join(cells)}</tbody></table></div>",
             "<p class='note'>The attainable value is what the same model gives on the noise-free TACs of the same "
             "scans: the change this estimator can reach without noise and reconstruction.</p>",
-            _NO_CI, "</section>"]
+            uncertainty_note(scenario), "</section>"]
+
+
+def _budget_section(lay: RunLayout, scenario) -> list[str]:
+    """The error budget of ``petsim budget`` (when it was made for this run): what each estimated correction
+    costs the released regions' %ΔBP_ND and BP_ND, against the oracle."""
+    from petsim.pipeline.budget import AS_SCENARIO, CORRECTIONS, ORACLE
+
+    path = lay.deriv("budget", "bp")
+    if not path.is_file():
+        return []
+    rows = read_tsv(path)
+    configs = list(dict.fromkeys(r["configuration"] for r in rows))
+    released = released_regions(scenario, list(dict.fromkeys(r["region"] for r in rows)))
+    by = {(r["region"], r["model"], r["configuration"]): r for r in rows}
+    keys = [k for k in dict.fromkeys((r["region"], r["model"]) for r in rows) if k[0] in released]
+    columns = [("region", "region", "text"), ("model", "model", "text"),
+               ("oracle_error", "%ΔBP_ND error, oracle (points)", "pct")]
+    columns += [(f"cost_{c}", f"{c}: ΔBP_ND cost (points)", "pct") for c in configs if c != ORACLE]
+    columns += [(f"bias_{c}", f"{c}: BP_ND bias cost (%)", "pct") for c in configs if c != ORACLE]
+    table = []
+    for region, model in keys:
+        row = {"region": region, "model": model,
+               "oracle_error": by.get((region, model, ORACLE), {}).get("percent_delta_error")}
+        for c in configs[1:]:
+            r = by.get((region, model, c), {})
+            row[f"cost_{c}"], row[f"bias_{c}"] = r.get("percent_delta_cost"), r.get("bias_percent_cost")
+        table.append(row)
+    what = {name: text for name, _, _, text in CORRECTIONS}
+    listed = "; ".join(f"<b>{html.escape(c)}</b>: {html.escape(what.get(c, 'all the estimated corrections together'))}"
+                       for c in configs[1:])
+    return ["<section id='budget'><h2>Error budget: what each estimated correction costs</h2>",
+            "<p>The scenario run again in memory from the same noise seed, with every correction the site "
+            "estimates replaced by the simulation's exact one (the oracle), then with each estimated "
+            f"correction alone ({listed}){'' if AS_SCENARIO not in configs else ', and with all of them'}. "
+            "A cost is the change from the oracle: in percentage points of %ΔBP_ND (control-corrected) and "
+            "in percent of BP_ND's bias (baseline window). Costs need not add up: corrections interact. "
+            f"All rows: <a href='{html.escape(Path('..', lay.sub, path.name).as_posix())}'><code>"
+            f"derivatives/petsim/{lay.sub}/{html.escape(path.name)}</code></a>.</p>",
+            table_html(table, columns), "</section>"]
 
 
 def _recovery_section(lay: RunLayout, scenario, first: bool = False) -> list[str]:
@@ -366,9 +427,10 @@ def _delta_bp_figure(lay: RunLayout, scenario) -> list[tuple[str, Path]]:
     true = {r["region"]: r["true"] for r in rows}
     est = {(r["region"], r["model"]): r["estimate"] for r in rows}
     att = {(r["region"], r["model"]): r["attainable"] for r in rows}
-    return [("ΔBP_ND per released region: true, estimated and attainable",
-             plot_delta_bp(lay.report_dir / "delta_bp.png", regions, models, true, est, att,
-                           title="ΔBP_ND: truth (black), estimate (filled), noise-free TACs (open)"))]
+    ci = {(r["region"], r["model"]): r["ci"] for r in rows}
+    return [("ΔBP_ND per released region: true, estimated (with its 95% interval) and attainable",
+             plot_delta_bp(lay.report_dir / "delta_bp.png", regions, models, true, est, att, intervals=ci,
+                           title="ΔBP_ND: truth (black), estimate (filled, 95% bar), noise-free TACs (open)"))]
 
 
 def _input_figure(lay: RunLayout) -> list[tuple[str, Path]]:
@@ -592,6 +654,7 @@ def write_report(lay: RunLayout, scenario) -> Path:
         parts.append(f"<figure><img src='{html.escape(path.name)}' alt='{html.escape(title)}'>"
                      f"<figcaption>{html.escape(title)}</figcaption></figure>")
     parts.append("</section>")
+    parts += _budget_section(lay, sc)
     parts += _lpntpet_section(lay, sc)
     for score in sorted(lay.report_dir.glob("score_*.tsv")):  # estimates of other tools (petsim score)
         rows = read_tsv(score)

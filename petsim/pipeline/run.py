@@ -453,29 +453,37 @@ def _fit(out_dir, force: bool, quiet: bool) -> RunLayout:
         return lay
     truth_rows = read_tsv(lay.deriv("truth", "bp"))
     regions = regions_to_report(scenario, truth_rows)
-    rows, curves = [], []
+    rows, curves, replicates = [], [], {}
     # The same models on three sets of TACs of each scan: the reconstruction (what a study sees), the
     # noise-free truth (bias of the model alone), and the noise-free truth without blood volume.
     sources = (("recon", ""), ("noisefree", "-noisefree"), ("noisefreenovb", "-noisefree-novb"))
-    for scan in lay.scans():  # the scans this run simulated, never a stale file of another run
+    for index, scan in enumerate(lay.scans()):  # the scans this run simulated, never a stale file of another run
         for desc, tag in sources:
             path = lay.deriv(desc, "tacs", scan)
             if path.is_file():
                 # a release test (lp-ntPET) is slow and its truth is a timing, not a bias: fitted to the scans only
                 skip = tuple(m for m in scenario.analysis.models if get_model(m).detects_release) if tag else ()
                 table = read_tac_table(path)
-                results = fit_scan(table, scenario, regions, skip)
+                # the bootstrap's intervals are of the reconstructed TACs; its own seed stream per scan
+                boot = 0 if tag else scenario.analysis.bootstrap
+                results = fit_scan(table, scenario, regions, skip, bootstrap=boot,
+                                   seed=[scenario.seed, 4, index])
                 rows += estimate_rows(scan + tag, results)
                 if not tag:
                     curves += fitted_rows(scan, results, table)
+                    replicates.update({(f.region, f.model, scan, w): f.replicates for w, f in results
+                                       if f.replicates is not None})
     write_tsv(lay.deriv("estimates", "bp"), rows)
     write_tsv(lay.deriv("fitted", "tacs"), curves)
+    for stale in (lay.deriv("budget", "bp"), lay.deriv("budget", "bp", ext=".json")):
+        stale.unlink(missing_ok=True)  # an error budget describes the fit it was made with
     windows = scenario.analysis.windows
 
     def compare(tag):
         chosen = [{**r, "scan": r["scan"][: len(r["scan"]) - len(tag)] if tag else r["scan"]} for r in rows
                   if (r["scan"].endswith(tag) if tag else r["scan"] in ("release", "control"))]
-        return {(c["region"], c["model"]): c for c in compare_with_truth(chosen, truth_rows, windows)}
+        return {(c["region"], c["model"]): c
+                for c in compare_with_truth(chosen, truth_rows, windows, None if tag else replicates)}
 
     order = {r: i for i, r in enumerate(regions)}
     comparison = sorted(compare("").values(), key=lambda r: (order.get(r["region"], len(order)), r["model"]))
@@ -523,6 +531,36 @@ def summary_table(comparison: list[dict]) -> str:
     cols = ["region", "model", "true_BP_ND", "BP_ND", "bias_percent", "bias_percent_noisefree_tacs",
             "bias_percent_no_blood", "true_percent_delta", "percent_delta", "percent_delta_uncorrected"]
     return format_table(comparison, cols, "{:.2f}")
+
+
+def budget_stage(out_dir, seed: int | None = None, quiet: bool = False) -> Path:
+    """Split the error of the run in ``out_dir`` by correction (:mod:`petsim.pipeline.budget`), then redo its report.
+
+    Writes ``_desc-budget_bp.tsv`` (and a JSON sidecar with the scenario's SHA-256 and the seed) next to the
+    validation table; a later fit stage removes it (its numbers would describe another run).
+    """
+    import json
+
+    from petsim.pipeline.budget import configurations, error_budget
+    from petsim.pipeline.layout import scenario_sha256
+
+    with run_lock(out_dir, "petsim budget"):
+        lay, scenario = open_run(out_dir)
+        key = scenario.to_json()
+        if not lay.stage_done("fit", key):
+            raise FileNotFoundError(f"{lay.root}: the fit stage is missing or incomplete; run `petsim run` first")
+        configs = configurations(scenario)
+        _log(f"budget: {len(configs)} in-memory runs ({', '.join(configs)})", quiet)
+        rows = error_budget(scenario, seed=seed, progress=None if quiet else print)
+        path = lay.deriv("budget", "bp")
+        write_tsv(path, rows)
+        write_text_atomic(path.with_suffix(".json"), json.dumps(
+            {"Description": "error budget: each estimated correction switched on alone against the oracle "
+                            "(petsim budget; docs/acquisition.md)",
+             "ScenarioSHA256": scenario_sha256(key), "Seed": scenario.seed if seed is None else int(seed),
+             "Configurations": {name: physics for name, physics in configs.items()}}, indent=2) + "\n")
+    report_stage(out_dir, quiet=quiet)
+    return path
 
 
 def report_stage(out_dir, force: bool = False, quiet: bool = False) -> Path:

@@ -295,7 +295,8 @@ def physics_of(sc):
     else:
         psf = tuple(psf) if psf else None
     return ScanPhysics(
-        attenuation=p.attenuation, scatter=p.scatter, randoms=p.randoms, normalisation=p.normalisation,
+        attenuation=p.attenuation, scatter=p.scatter, randoms=p.randoms, randoms_correction=p.randoms_correction,
+        normalisation=p.normalisation,
         crystal_efficiency_sd=p.crystal_efficiency_sd, psf_fwhm_mm=psf, dead_time=p.dead_time,
         noise=p.noise, seed=sc.seed, **mode_figures,
         # a subject's body lies outside the field of view; a static scenario is a phantom on the bed

@@ -118,20 +118,21 @@ def plot_bp_scatter(path, true_bp, est_bp, labels, title: str = "estimated again
 
 
 def plot_delta_bp(path, regions, models, true_percent: dict, estimated_percent: dict, attainable_percent: dict | None = None,
-                  title: str = "ΔBP_ND: true, estimated and attainable") -> Path:
+                  title: str = "ΔBP_ND: true, estimated and attainable", intervals: dict | None = None) -> Path:
     """True against estimated %ΔBP_ND per released region (rows) and model (colours).
 
     ``true_percent`` maps a region to its true %ΔBP_ND; ``estimated_percent`` and ``attainable_percent``
     map ``(region, model)`` to the estimate on the reconstructed TACs and on the noise-free TACs (the
-    value the model can attain); a missing or None value is left out. The shaded band on each row is
-    where an estimate has the sign and at least half the size of the true change.
+    value the model can attain); a missing or None value is left out. ``intervals`` maps
+    ``(region, model)`` to the estimate's (low, high) interval, drawn as a bar. The shaded band on
+    each row is where an estimate has the sign and at least half the size of the true change.
 
     Examples
     --------
     >>> plot_delta_bp("dbp.png", ["amygdala_l"], ["mrtm2"], {"amygdala_l": -10.0},
     ...               {("amygdala_l", "mrtm2"): -8.1}, {("amygdala_l", "mrtm2"): -7.2})  # doctest: +SKIP
     """
-    attainable_percent = attainable_percent or {}
+    attainable_percent, intervals = attainable_percent or {}, intervals or {}
     regions, models = list(regions), list(models)
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.75 * max(len(regions), 1)))
     step = 0.6 / max(len(models), 1)
@@ -155,6 +156,10 @@ def plot_delta_bp(path, regions, models, true_percent: dict, estimated_percent: 
             if e is not None and np.isfinite(e):
                 ax.plot(e, y, "o", color=colour, ms=7, label=f"{model}, estimate" if i == 0 else None)
                 values.append(e)
+                lo, hi = intervals.get((region, model)) or (None, None)
+                if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
+                    ax.plot([lo, hi], [y, y], "-", color=colour, lw=1.5)
+                    values += [lo, hi]
     ax.axvline(0.0, color="0.5", lw=1)
     span = max(abs(min(values)), abs(max(values)), 1.0)
     ax.set_xlim(min(1.15 * min(values), -0.1 * span), max(1.15 * max(values), 0.1 * span))

@@ -24,6 +24,8 @@ relative to the study file, or an inline ``[scenario]`` table) and adds a
     # noise_table = "noise.tsv"  # instead of noise_cov: each region's noise scale measured on an image-mode
                                  # run of the design (petsim.study.noise_model.tac_noise_scales)
     subjects_per_task = 0      # 0: each replicate (all its subjects) is one Dask task
+    # bootstrap = 200          # TAC mode: intervals of BP_ND and ΔBP_ND from a wild bootstrap per fit
+                               # (0, the default: estimate +- z x the fit's regression SE)
 
     [study.variability]        # log-normal SDs (of the natural log)
     bp_nd_log_sd = 0.15        # or a table: {amygdala_l = 0.2, ...}
@@ -144,6 +146,9 @@ class StudyConfig:
     t_star_min: float | None = None
     noise_cov: float = 0.05
     noise_table: dict | None = None  # region -> noise scale S (TAC mode); replaces noise_cov when given
+    # TAC mode: wild-bootstrap replicates per fit; the intervals of BP_ND and ΔBP_ND are then the
+    # bootstrap's percentile intervals (0: estimate +- z SE with the fit's regression SE)
+    bootstrap: int = 0
     retries: int = 2
     subjects_per_task: int = 0  # 0: one task per replicate (all subjects); k: k subjects per task
     variability: Variability = field(default_factory=Variability)
@@ -162,7 +167,7 @@ class StudyConfig:
         cached = self.__dict__.get("_fingerprint")
         if cached is None:
             data = self.to_dict()
-            for key in ("matched_control", "noise_table"):
+            for key in ("matched_control", "noise_table", "bootstrap"):
                 if not data[key]:
                     # Keys added later hash only when set, so folders of studies without them still resume.
                     del data[key]
@@ -392,6 +397,7 @@ def load_study(source, base_dir=None) -> StudyConfig:
         t_star_min=None if t_star is None else float(t_star),
         noise_cov=noise_cov,
         noise_table=noise_table,
+        bootstrap=_positive_int(study, "bootstrap", 0, minimum=0),
         retries=_positive_int(study, "retries", 2, minimum=0),
         subjects_per_task=_positive_int(study, "subjects_per_task", 0, minimum=0),
         variability=variability,

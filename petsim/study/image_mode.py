@@ -90,6 +90,8 @@ def _rows(result: dict, window_name: str, condition: str, scan: str | None = Non
                      "bp_nd_se": None if se is None else float(se),
                      "converged": bool(est.get("converged", True)) and bp == bp,
                      "truth_bp_nd": float(truth[est["region"]]["bp_nd_release"])})
+        if est.get("BP_ND_ci_low") is not None and est.get("BP_ND_ci_high") is not None:
+            rows[-1].update(bp_nd_ci_low=float(est["BP_ND_ci_low"]), bp_nd_ci_high=float(est["BP_ND_ci_high"]))
         if scan is not None:
             rows[-1]["scan"] = scan
     return rows
@@ -101,7 +103,8 @@ def run_image_subject(study: StudyConfig, task: Task, subject_index: int) -> dic
     subject = draw_subject(study, subject_index, task.replicate, task.seed_arm)
     c0, c1 = study.conditions
     analysis = {"models": list(study.models), "regions": list(study.regions),
-                "reference": study.ref if isinstance(study.ref, str) else list(study.ref), "control": False}
+                "reference": study.ref if isinstance(study.ref, str) else list(study.ref), "control": False,
+                "bootstrap": study.bootstrap}
     if study.t_star_min is not None:
         analysis["t_star_min"] = study.t_star_min
     subject_over = {"k1_scale": subject.k1_scale, "bp_nd_scale": dict(subject.bp_scale)}

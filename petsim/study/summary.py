@@ -53,18 +53,29 @@ from petsim.study.config import StudyConfig, study_from_dict
 from petsim.study.tasks import MAIN_ARM, MATCHED_CONTROL
 
 
+#: Optional row values kept per fit (NaN where a row lacks them): the attainable BP_ND (the model on
+#: the noise-free TACs), the bootstrap interval of BP_ND, and on the second condition's rows the
+#: intervals of ΔBP_ND and %ΔBP_ND (corrected with a matched control).
+_OPTIONAL = ("attainable_bp_nd", "bp_nd_ci_low", "bp_nd_ci_high", "delta_ci_low", "delta_ci_high",
+             "percent_delta_ci_low", "percent_delta_ci_high")
+
+
 class _ScanArrays:
-    """est, se, truth, ok: ``[(region, model)][condition]`` -> array of shape (n_replicates, n_subjects)."""
+    """est, se, truth, ok and the ``_OPTIONAL`` values (``opt[name]``): ``[(region, model)][condition]`` ->
+    array of shape (n_replicates, n_subjects)."""
 
     def __init__(self, shape, conditions):
         self.shape, self.conditions = shape, conditions
         self.est, self.se, self.truth, self.ok = {}, {}, {}, {}
+        self.present = {}  # [(region, model)][condition]: the fit has a row (converged or not)
+        self.opt = {name: {} for name in _OPTIONAL}
 
     def add_key(self, key):
         if key not in self.est:
-            for d in (self.est, self.se, self.truth):
+            for d in (self.est, self.se, self.truth, *self.opt.values()):
                 d[key] = {c: np.full(self.shape, np.nan) for c in self.conditions}
             self.ok[key] = {c: np.zeros(self.shape, bool) for c in self.conditions}
+            self.present[key] = {c: np.zeros(self.shape, bool) for c in self.conditions}
 
     def put(self, i, j, row):
         key = (row["region"], row["model"])
@@ -75,6 +86,17 @@ class _ScanArrays:
         self.se[key][c][i, j] = np.nan if row["bp_nd_se"] is None else row["bp_nd_se"]
         self.truth[key][c][i, j] = row["truth_bp_nd"]
         self.ok[key][c][i, j] = bool(row["converged"]) and bp is not None and math.isfinite(bp)
+        self.present[key][c][i, j] = True
+        for name in _OPTIONAL:
+            if row.get(name) is not None:
+                self.opt[name][key][c][i, j] = row[name]
+
+    def interval(self, key, c):
+        """(low, high) bootstrap interval of BP_ND[c] (NaN where there is none)."""
+        return self.opt["bp_nd_ci_low"][key][c], self.opt["bp_nd_ci_high"][key][c]
+
+    def attainable(self, key, c):
+        return self.opt["attainable_bp_nd"][key][c]
 
 
 class ArmData:
@@ -105,6 +127,7 @@ class ArmData:
         self.shape = shape
         self.trait = np.full(shape, np.nan)
         main = _ScanArrays(shape, self.conditions)
+        self.main = main
         self.control = _ScanArrays(shape, self.conditions)
         self.est, self.se, self.truth, self.ok = main.est, main.se, main.truth, main.ok
         for rec, subj in ((rec, subj) for rec in good for subj in rec["result"]["subjects"]):
@@ -163,12 +186,71 @@ class ArmData:
         ok = o & np.isfinite(est) & np.isfinite(truth)
         return est, truth, np.full(est.shape, np.nan), ok
 
+    def attainable_delta(self, key, corrected: bool):
+        """ΔBP_ND of the attainable values (noise-free TACs), corrected by the control's when asked."""
+        c0, c1 = self.conditions
+        d = self.main.attainable(key, c1) - self.main.attainable(key, c0)
+        if corrected:
+            d = d - (self.control.attainable(key, c1) - self.control.attainable(key, c0))
+        return d
+
+    def attainable_percent(self, key, corrected: bool):
+        c0 = self.conditions[0]
+        base = (self.control if corrected else self.main).attainable(key, c0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 100.0 * self.attainable_delta(key, corrected) / base
+
+    def delta_interval(self, key, percent: bool = False):
+        """The bootstrap interval of (corrected, with a matched control) ΔBP_ND or %ΔBP_ND."""
+        c1 = self.conditions[1]
+        name = "percent_delta" if percent else "delta"
+        return self.main.opt[f"{name}_ci_low"][key][c1], self.main.opt[f"{name}_ci_high"][key][c1]
+
+    def present_pair(self, key, scan=None):
+        a = scan or self.main
+        return a.present[key][self.conditions[0]] & a.present[key][self.conditions[1]]
+
     def effect(self, key, corrected: bool):
         """ΔBP_ND that the tests, the trait correlation and the power use: corrected or not."""
         return self.corrected_delta(key) if corrected else self.delta(key)
 
 
-def _accuracy(est, truth, se, ok, z_crit) -> dict:
+def _accuracy(est, truth, se, ok, z_crit, interval=None, attainable=None, present=None) -> dict:
+    """Bias, spread and interval coverage of one quantity over converged fits.
+
+    ``interval`` (low, high arrays) replaces ``estimate +- z SE`` where it is finite (the bootstrap's
+    percentile interval); ``attainable`` adds the mean attainable value (the model on noise-free TACs),
+    the mean of estimate - attainable and the interval's coverage of it; ``present`` (fits that have a
+    row) gives the fraction of them that converged with a finite estimate.
+    """
+    out = _accuracy_core(est, truth, se, ok, z_crit, interval)
+    if present is not None:
+        out["finite_fraction"] = float(ok.sum() / present.sum()) if present.any() else np.nan
+    if attainable is not None:
+        good = ok & np.isfinite(attainable)
+        out["attainable_mean"] = float(np.mean(attainable[good])) if good.any() else np.nan
+        out["bias_vs_attainable"] = float(np.mean((est - attainable)[good])) if good.any() else np.nan
+        out["ci_coverage_attainable"] = _coverage(est, attainable, se, good, z_crit, interval)
+    return out
+
+
+def _coverage(est, target, se, ok, z_crit, interval):
+    """Fraction of the fits whose interval holds ``target``: the percentile interval where there is one,
+    else estimate +- z SE; NaN when no fit has either."""
+    hits = np.zeros(est.shape, bool)
+    has = np.zeros(est.shape, bool)
+    if interval is not None:
+        lo, hi = interval
+        with_interval = ok & np.isfinite(lo) & np.isfinite(hi)
+        hits |= with_interval & (lo <= target) & (target <= hi)
+        has |= with_interval
+    with_se = ok & ~has & np.isfinite(se)
+    hits |= with_se & (np.abs(est - target) <= z_crit * np.where(with_se, se, 0.0))
+    has |= with_se
+    return float(hits[has].mean()) if has.any() else np.nan
+
+
+def _accuracy_core(est, truth, se, ok, z_crit, interval=None) -> dict:
     err = (est - truth)[ok]
     n = err.size
     out = {"n": n, "truth_mean": float(np.mean(truth[ok])) if n else np.nan,
@@ -178,11 +260,7 @@ def _accuracy(est, truth, se, ok, z_crit) -> dict:
            "rmse": float(np.sqrt(np.mean(err**2))) if n else np.nan}
     t_mean = out["truth_mean"]
     out["bias_pct"] = 100.0 * out["bias"] / t_mean if n and abs(t_mean) > 1e-12 else np.nan
-    has_se = ok & np.isfinite(se)
-    if has_se.any():
-        out["ci_coverage"] = float(np.mean(np.abs(est - truth)[has_se] <= z_crit * se[has_se]))
-    else:
-        out["ci_coverage"] = np.nan
+    out["ci_coverage"] = _coverage(est, truth, se, ok, z_crit, interval)
     return out
 
 
@@ -318,23 +396,40 @@ def summarise(out_dir, study: StudyConfig | None = None) -> dict:
     for key in main.keys:
         region, model = key
         for c in study.conditions:
-            acc = _accuracy(main.est[key][c], main.truth[key][c], main.se[key][c], main.ok[key][c], z_crit)
+            acc = _accuracy(main.est[key][c], main.truth[key][c], main.se[key][c], main.ok[key][c], z_crit,
+                            interval=main.main.interval(key, c), attainable=main.main.attainable(key, c),
+                            present=main.main.present[key][c])
             accuracy.append({"region": region, "model": model, "quantity": f"BP_ND[{c}]", **acc})
+        # (arrays, interval, attainable, present) of each ΔBP_ND quantity; the bootstrap interval is of the
+        # effect the study reports (corrected with a matched control)
+        both = main.present_pair(key)
+        effect = {"interval": main.delta_interval(key), "attainable": main.attainable_delta(key, corrected),
+                  "present": both}
+        effect_pct = {"interval": main.delta_interval(key, percent=True),
+                      "attainable": main.attainable_percent(key, corrected), "present": both}
         if corrected:
             # delta_BP_ND is the matched-control-corrected effect; the raw window difference is kept
             # as *_uncorrected, and the control scan's own rows show the window bias by itself.
-            quantities = [("delta_BP_ND", main.corrected_delta(key)),
-                          ("percent_delta_BP_ND", main.corrected_percent_delta(key)),
-                          ("delta_BP_ND_uncorrected", main.delta(key)),
-                          ("percent_delta_BP_ND_uncorrected", main.percent_delta(key))]
+            both_scans = both & main.present_pair(key, main.control)
+            quantities = [("delta_BP_ND", main.corrected_delta(key), {**effect, "present": both_scans}),
+                          ("percent_delta_BP_ND", main.corrected_percent_delta(key),
+                           {**effect_pct, "present": both_scans}),
+                          ("delta_BP_ND_uncorrected", main.delta(key),
+                           {"attainable": main.attainable_delta(key, False), "present": both}),
+                          ("percent_delta_BP_ND_uncorrected", main.percent_delta(key),
+                           {"attainable": main.attainable_percent(key, False), "present": both})]
             quantities += [(f"matched_control_BP_ND[{c}]", (main.control.est[key][c], main.control.truth[key][c],
-                                                           main.control.se[key][c], main.control.ok[key][c]))
+                                                           main.control.se[key][c], main.control.ok[key][c]),
+                            {"interval": main.control.interval(key, c), "attainable": main.control.attainable(key, c),
+                             "present": main.control.present[key][c]})
                            for c in study.conditions]
-            quantities.append(("matched_control_delta_BP_ND", main.control_delta(key)))
+            quantities.append(("matched_control_delta_BP_ND", main.control_delta(key), {}))
         else:
-            quantities = [("delta_BP_ND", main.delta(key)), ("percent_delta_BP_ND", main.percent_delta(key))]
-        for name, arrays in quantities:
-            accuracy.append({"region": region, "model": model, "quantity": name, **_accuracy(*arrays, z_crit)})
+            quantities = [("delta_BP_ND", main.delta(key), effect), ("percent_delta_BP_ND", main.percent_delta(key),
+                                                                     effect_pct)]
+        for name, arrays, extra in quantities:
+            accuracy.append({"region": region, "model": model, "quantity": name,
+                             **_accuracy(*arrays, z_crit, **extra)})
         d_est, truth_delta, _, d_ok = main.effect(key, corrected)
         rate, lo, hi, n = _rate_with_ci(delta_detections(d_est, d_ok, study.alpha, study.alternative),
                                         study.ci_level)

@@ -13,7 +13,9 @@ This mode skips phantom, scanner and reconstruction. For each scan it
    frame mid-time, dt_i its duration, lambda the C-11 decay constant), where
    the scale S is set once per scan so that the reference region's frames have
    an RMS coefficient of variation equal to ``noise_cov``;
-3. fits the study's reference-tissue models with :func:`petsim.modeling.fit_models`.
+3. fits the study's reference-tissue models with :func:`petsim.modeling.fit_windows` (both windows of a
+   scan at once, with a joint bootstrap when the study asks for one), and again on the noise-free TACs
+   (the attainable values).
 
 It is a model of noise, not a simulation of it: it ignores region size,
 partial volume, reconstruction bias and noise correlations between regions.
@@ -199,25 +201,31 @@ class _FailedFit:
 
     def __init__(self, region, model, error):
         self.region, self.model, self.bp_nd, self.se, self.converged = region, model, float("nan"), {}, False
-        self.message = error
+        self.message, self.params, self.replicates = error, {}, None
 
 
-def _fit(study: StudyConfig, frames, tacs, ref_regions, window):
-    """Fit each model separately, so that one model's failure costs only its own rows."""
-    from petsim.modeling import TacTable, fit_models
+def _fit(study: StudyConfig, frames, tacs, ref_regions, windows, bootstrap: int = 0, seed=0) -> list:
+    """Fit each model in each window (one list of fits per window), each model separately, so that one
+    model's failure costs only its own rows. With ``bootstrap`` the windows are resampled together."""
+    from petsim.modeling import TacTable, fit_windows
 
     table = TacTable(np.asarray(frames.starts_min, float), np.asarray(frames.ends_min, float), tacs)
+    an = study.scenario.analysis
     kwargs = {"ref": ref_regions if len(ref_regions) > 1 else ref_regions[0], "regions": list(study.regions),
-              "window_min": window}
+              "windows": list(windows), "weights": an.weights, "k2_ref": an.k2_ref_per_min,
+              "bootstrap": bootstrap}
     if study.t_star_min is not None:
         kwargs["t_star_min"] = study.t_star_min
-    fits = []
-    for model in study.models:
+    per_window = [[] for _ in windows]
+    for index, model in enumerate(study.models):
         try:
-            fits += [f for f in fit_models(table, models=(model,), **kwargs) if f.model == model]
+            fits = fit_windows(table, models=(model,), seed=[*np.atleast_1d(seed).tolist(), index], **kwargs)
         except (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError) as err:
-            fits += [_FailedFit(region, model, f"{type(err).__name__}: {err}") for region in study.regions]
-    return fits
+            fits = [[_FailedFit(region, model, f"{type(err).__name__}: {err}") for region in study.regions]
+                    for _ in windows]
+        for i, window_fits in enumerate(fits):
+            per_window[i] += window_fits
+    return per_window
 
 
 def _se_of_bp(fit):
@@ -226,6 +234,14 @@ def _se_of_bp(fit):
         if key in se and se[key] is not None and np.isfinite(se[key]):
             return float(se[key])
     return None
+
+
+def _percentiles(values, level: float):
+    """(low, high) percentile interval of the finite replicates, or (None, None) with fewer than 10."""
+    from petsim.modeling.bootstrap import replicate_interval
+
+    _, lo, hi = replicate_interval(values, level)
+    return (lo, hi) if np.isfinite(lo) else (None, None)
 
 
 def run_tac_subject(study: StudyConfig, task: Task, subject_index: int) -> dict:
@@ -259,36 +275,74 @@ def run_tac_subject(study: StudyConfig, task: Task, subject_index: int) -> dict:
         return add_tac_noise(tacs, frames, setup.decay_per_min, study.noise_cov, ref_regions, rng,
                              scales=study.noise_table)
 
-    def collect(condition, fits, truth_rows, truth_key, scan=None):
+    def fit(scan_index, tacs, windows):
+        """Fits of the noisy TACs (bootstrapped) and of the noise-free ones (the attainable values)."""
+        seed = [study.seed, seeds.STREAM_NOISE, task.seed_arm, task.replicate, subject_index, scan_index, 1]
+        fits = _fit(study, frames, noisy(scan_index, tacs), ref_regions, windows, study.bootstrap, seed)
+        attainable = _fit(study, frames, tacs, ref_regions, windows)
+        return fits, attainable
+
+    def collect(condition, fits, attainable, truth_rows, truth_key, scan=None) -> list:
+        """Append one row per fit (with its attainable value and interval); returns the new rows."""
+        reached = {(f.region, f.model): f for f in attainable}
+        first = len(rows)
         for fit in fits:
             bp = float(fit.bp_nd) if fit.bp_nd is not None else float("nan")
+            a = reached.get((fit.region, fit.model))
             rows.append({"condition": condition, "region": fit.region, "model": fit.model, "bp_nd": bp,
                          "bp_nd_se": _se_of_bp(fit), "converged": bool(fit.converged) and bool(np.isfinite(bp)),
-                         "truth_bp_nd": float(truth_rows[fit.region][truth_key])})
+                         "truth_bp_nd": float(truth_rows[fit.region][truth_key]),
+                         "attainable_bp_nd": float(a.bp_nd) if a is not None and a.converged else None})
+            lo, hi = _percentiles(fit.replicates, study.ci_level) if fit.replicates is not None else (None, None)
+            if lo is not None:
+                rows[-1].update(bp_nd_ci_low=lo, bp_nd_ci_high=hi)
             if scan is not None:
                 rows[-1]["scan"] = scan
             if not rows[-1]["converged"] and getattr(fit, "message", ""):
                 rows[-1]["message"] = str(fit.message)
+        return rows[first:]
+
+    def delta_intervals(target_rows, first, second, control=None):
+        """The ΔBP_ND and %ΔBP_ND intervals from the paired replicates of the fits, put on ``target_rows``
+        (the second condition's); with ``control`` (its two windows' fits) corrected by its difference."""
+        reps = {}
+        for name, fits in (("a", first), ("b", second)) + ((("ca", control[0]), ("cb", control[1])) if control else ()):
+            for f in fits:
+                reps[name, f.region, f.model] = f.replicates
+        for row in target_rows:
+            key = (row["region"], row["model"])
+            parts = [reps.get((n, *key)) for n in (("a", "b", "ca", "cb") if control else ("a", "b"))]
+            if any(p is None for p in parts):
+                continue
+            delta = parts[1] - parts[0] - ((parts[3] - parts[2]) if control else 0.0)
+            base = parts[2] if control else parts[0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                percent = 100.0 * delta / base
+            for name, values in (("delta", delta), ("percent_delta", percent)):
+                lo, hi = _percentiles(values, study.ci_level)
+                if lo is not None:
+                    row[f"{name}_ci_low"], row[f"{name}_ci_high"] = lo, hi
 
     if study.design == "two_scans":
         # The control scan is the same subject without release (kinetics gives both from one solve).
         window = _truth_window(study, frames)
         tacs1, tacs0, truth = _noise_free(study, setup, subject, rel_key, releases, regions, (window,))
-        collect(c0, _fit(study, frames, noisy(0, tacs0), ref_regions, study.window_min), truth[window],
-                "bp_nd_control")
-        collect(c1, _fit(study, frames, noisy(1, tacs1), ref_regions, study.window_min), truth[window],
-                "bp_nd_release")
+        (f0,), (a0,) = fit(0, tacs0, [study.window_min])
+        (f1,), (a1,) = fit(1, tacs1, [study.window_min])
+        collect(c0, f0, a0, truth[window], "bp_nd_control")
+        delta_intervals(collect(c1, f1, a1, truth[window], "bp_nd_release"), f0, f1)  # two independent scans
     else:  # two_windows: one scan, a baseline window and a release window
         windows = (study.baseline_window_min, study.release_window_min)
         tacs, tacs_control, truth = _noise_free(study, setup, subject, rel_key, releases, regions, windows)
-        scan = noisy(0, tacs)
-        collect(c0, _fit(study, frames, scan, ref_regions, windows[0]), truth[windows[0]], "bp_nd_release")
-        collect(c1, _fit(study, frames, scan, ref_regions, windows[1]), truth[windows[1]], "bp_nd_release")
+        (f0, f1), (a0, a1) = fit(0, tacs, windows)
+        control = None
         if study.matched_control:
             # The same subject without release (same solve), with its own noise: the windows' difference
             # in this scan is the window bias that the release scan's difference also carries.
-            control = noisy(seeds.SCAN_MATCHED_CONTROL, tacs_control)
-            for condition, window in zip((c0, c1), windows):
-                collect(condition, _fit(study, frames, control, ref_regions, window), truth[window],
-                        "bp_nd_control", scan=MATCHED_CONTROL)
+            control, control_attainable = fit(seeds.SCAN_MATCHED_CONTROL, tacs_control, windows)
+            for condition, window, fits, att in zip((c0, c1), windows, control, control_attainable):
+                collect(condition, fits, att, truth[window], "bp_nd_control", scan=MATCHED_CONTROL)
+        collect(c0, f0, a0, truth[windows[0]], "bp_nd_release")
+        # the windows' replicates pair (resampled together)
+        delta_intervals(collect(c1, f1, a1, truth[windows[1]], "bp_nd_release"), f0, f1, control)
     return {"subject": subject.to_dict(), "rows": rows}
