@@ -59,7 +59,7 @@ from .models import get_model
 from .results import FitResult
 
 __all__ = ["BootstrapResult", "DeltaInterval", "bootstrap_bp", "bootstrap_windows", "delta_interval", "implied_tac",
-           "replicate_interval"]
+           "delta_replicates", "replicate_interval"]
 
 
 def _rng(rng) -> np.random.Generator:
@@ -87,6 +87,22 @@ def _summary(values: np.ndarray, level: float, min_finite: int = 2):
     a = 100.0 * (1.0 - level) / 2.0
     lo, hi = np.percentile(ok, [a, 100.0 - a])
     return float(np.std(ok, ddof=1)), (float(lo), float(hi))
+
+
+def delta_replicates(base, task, control_base=None, control_task=None) -> tuple:
+    """ΔBP_ND and %ΔBP_ND of paired replicates: ``task - base``, corrected by the matched control's own
+    ``control_task - control_base`` when given, in % of the control's (else the scan's) baseline BP_ND.
+
+    Returns ``(delta, percent)`` arrays (NaN where a replicate is missing or the baseline is 0).
+    """
+    base, task = np.asarray(base, dtype=float), np.asarray(task, dtype=float)
+    delta = task - base
+    reference = base
+    if control_base is not None:
+        reference = np.asarray(control_base, dtype=float)
+        delta = delta - (np.asarray(control_task, dtype=float) - reference)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return delta, 100.0 * delta / reference
 
 
 def replicate_interval(values, level: float = 0.95) -> tuple:
@@ -322,26 +338,22 @@ def bootstrap_windows(model, ct, cr, frame_start_min, frame_end_min, windows, *,
         masks.append(use)
     signs = 2.0 * gen.integers(0, 2, size=(int(n_boot), ct.size)) - 1.0
     resampled = centre + resid * signs
-    refit_kwargs = dict(fit_kwargs)
+    refit_kwargs, refit = dict(fit_kwargs), np.ones(int(n_boot), bool)
     if k2_ref_replicates is not None:
         k2_reps = np.asarray(k2_ref_replicates, dtype=float)
         if k2_reps.shape != (int(n_boot),):
             raise ValueError(f"k2_ref_replicates must hold one k2' per replicate ({n_boot}), got shape {k2_reps.shape}")
-        refit_kwargs["k2_ref"] = k2_reps
+        refit = np.isfinite(k2_reps)  # a replicate whose k2' could not be estimated has no refit
+        refit_kwargs["k2_ref"] = k2_reps[refit]
     out = []
     for window, fit in zip(windows, fits):
         if fit is None:
             out.append(None)
             continue
-        if k2_ref_replicates is not None and not np.all(np.isfinite(k2_reps)):
-            # a replicate whose k2' could not be estimated has no refit: fit the finite ones only
-            reps = np.full(int(n_boot), np.nan)
-            ok = np.isfinite(k2_reps)
-            if ok.any():
-                reps[ok] = m.bp_many(resampled[ok], cr, start, end, weights=weights, window_min=window,
-                                     **{**refit_kwargs, "k2_ref": k2_reps[ok]})
-        else:
-            reps = m.bp_many(resampled, cr, start, end, weights=weights, window_min=window, **refit_kwargs)
+        reps = np.full(int(n_boot), np.nan)
+        if refit.any():
+            reps[refit] = m.bp_many(resampled[refit], cr, start, end, weights=weights, window_min=window,
+                                    **refit_kwargs)
         se, interval = _summary(reps, level)
         out.append(BootstrapResult(m.name, float(fit.bp_nd), se, interval, level, int(n_boot),
                                    int(np.isfinite(reps).sum()), reps, fit))

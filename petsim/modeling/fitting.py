@@ -34,10 +34,21 @@ def estimate_k2_ref(frame_start_min, frame_end_min, tacs: dict, cr, weights=None
     if not good:
         raise ValueError("no region's whole-scan MRTM fit converged, so k2' (1/min) cannot be estimated; "
                          "give k2_ref (petsim fit --k2-ref)")
-    median_bp = np.median([f.bp_nd for f in good.values()])
-    high = sorted(r for r, f in good.items() if f.bp_nd >= median_bp)
-    k2 = float(np.median([good[r].params["k2_ref"] for r in high]))
-    return k2, f"k2' = {k2:.4g}/min from whole-scan MRTM of {', '.join(high)}"
+    names = sorted(good)
+    k2, high = _k2_of_high_binding(np.array([good[r].bp_nd for r in names]),
+                                   np.array([good[r].params["k2_ref"] for r in names]))
+    return k2, f"k2' = {k2:.4g}/min from whole-scan MRTM of {', '.join(r for r, h in zip(names, high) if h)}"
+
+
+def _k2_of_high_binding(bp: np.ndarray, k2: np.ndarray) -> tuple[float, np.ndarray]:
+    """The scan's k2': the median k2/R1 over the regions whose BP_ND is at or above the median BP_ND of
+    the regions with a usable fit (finite ``bp``). Returns (k2', mask of the regions used); NaN, and an
+    empty mask, when no region has one."""
+    ok = np.isfinite(bp)
+    if not ok.any():
+        return float("nan"), ok
+    high = ok & (bp >= np.median(bp[ok]))
+    return float(np.median(k2[high])), high
 
 
 def k2_ref_replicates(frame_start_min, frame_end_min, tacs: dict, cr, weights, n_boot: int, rng) -> np.ndarray:
@@ -74,13 +85,8 @@ def k2_ref_replicates(frame_start_min, frame_end_min, tacs: dict, cr, weights, n
         bp[i], k2[i], good = mrtm_many(start, end, centres[r][None, :] + resids[r][None, :] * signs[i], cr, w,
                                        everything)
         bp[i][~good | ~(k2[i] > 0)] = np.nan
-    out = np.full(int(n_boot), np.nan)
-    for k in range(int(n_boot)):  # estimate_k2_ref's median of the high-binding regions, per replicate
-        ok = np.isfinite(bp[:, k])
-        if ok.any():
-            high = ok & (bp[:, k] >= np.median(bp[ok, k]))
-            out[k] = np.median(k2[high, k])
-    return out
+    # estimate_k2_ref's median of the high-binding regions, per replicate
+    return np.array([_k2_of_high_binding(bp[:, k], k2[:, k])[0] for k in range(int(n_boot))])
 
 
 def _weights(kind, start, end, cr, half_life_min):

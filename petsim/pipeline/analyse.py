@@ -132,7 +132,7 @@ def _intervals(replicates: dict, region, model, base_w, task_w, level) -> dict:
     """Bootstrap SE and percentile intervals of BP_ND (release scan, baseline), corrected ΔBP_ND and %ΔBP_ND."""
     import numpy as np
 
-    from petsim.modeling.bootstrap import replicate_interval
+    from petsim.modeling.bootstrap import delta_replicates, replicate_interval
 
     def reps(scan, window):
         r = replicates.get((region, model, scan, window))
@@ -147,9 +147,7 @@ def _intervals(replicates: dict, region, model, base_w, task_w, level) -> dict:
     eb, et, cb, ct = reps("release", base_w), reps("release", task_w), reps("control", base_w), reps("control", task_w)
     out = summary("BP_ND", eb)
     if all(v is not None for v in (eb, et, cb, ct)):
-        delta = (et - eb) - (ct - cb)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            percent = 100.0 * delta / cb
+        delta, percent = delta_replicates(eb, et, cb, ct)
         out.update(summary("delta_BP_ND", delta))
         out.update(summary("percent_delta", percent))
         if "delta_BP_ND_ci_low" in out:

@@ -88,7 +88,7 @@ def error_budget(scenario, seed: int | None = None, progress=print) -> list[dict
     if scenario.kind != "dynamic" or not scenario.analysis.control:
         raise ValueError("an error budget needs a dynamic scenario with its matched control scan "
                          "(analysis.control = true): ΔBP_ND is judged against it")
-    configs = configurations(scenario)
+    configs, estimated_here = configurations(scenario), estimated_corrections(scenario)
     if len(configs) < 2:
         names = ", ".join(f"physics.{key} (exact: {exact})" for _, key, exact, _ in CORRECTIONS)
         raise ValueError(f"scenario {scenario.name!r} takes every correction from the simulation; set one of "
@@ -100,7 +100,7 @@ def error_budget(scenario, seed: int | None = None, progress=print) -> list[dict
         t0 = time.perf_counter()
         result = run_in_memory(raw, seed, {"physics": physics} if physics else None)
         compared = compare_with_truth(result["estimates"], result["truth"], scenario.analysis.windows)
-        estimated = [c for c, key, exact, _ in CORRECTIONS if c in estimated_corrections(scenario)
+        estimated = [c for c, key, exact, _ in CORRECTIONS if c in estimated_here
                      and physics.get(key, getattr(scenario.physics, key)) != exact]
         for c in compared:
             row = {"configuration": name, "corrections_estimated": " ".join(estimated) or "none",

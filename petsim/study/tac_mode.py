@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from petsim.modeling.bootstrap import delta_replicates, replicate_interval
 from petsim.pipeline.world import make_releases
 from petsim.study import seeds
 from petsim.study.cohort import Subject, draw_subject
@@ -238,8 +239,6 @@ def _se_of_bp(fit):
 
 def _percentiles(values, level: float):
     """(low, high) percentile interval of the finite replicates, or (None, None) with fewer than 10."""
-    from petsim.modeling.bootstrap import replicate_interval
-
     _, lo, hi = replicate_interval(values, level)
     return (lo, hi) if np.isfinite(lo) else (None, None)
 
@@ -314,10 +313,7 @@ def run_tac_subject(study: StudyConfig, task: Task, subject_index: int) -> dict:
             parts = [reps.get((n, *key)) for n in (("a", "b", "ca", "cb") if control else ("a", "b"))]
             if any(p is None for p in parts):
                 continue
-            delta = parts[1] - parts[0] - ((parts[3] - parts[2]) if control else 0.0)
-            base = parts[2] if control else parts[0]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                percent = 100.0 * delta / base
+            delta, percent = delta_replicates(*parts)
             for name, values in (("delta", delta), ("percent_delta", percent)):
                 lo, hi = _percentiles(values, study.ci_level)
                 if lo is not None:
